@@ -1,0 +1,226 @@
+"""Typed, validated sweep configuration.
+
+Contract: `load_config(path, overrides)` returns a `Config` or raises
+`HpsearchError` with one line naming the file, the key and what is wrong.
+Defaults live only in the default YAML (`configs/breast_cancer.yaml`); a user
+file is merged on top of it (mappings key by key, lists and scalars replace),
+then command-line overrides (dotted keys) on top of that. The models below
+carry no defaults of their own, so the YAML stays the one documented place.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trainable.errors import HpsearchError
+
+__all__ = [
+    "Config",
+    "DEFAULT_CONFIG",
+    "METRIC_MODES",
+    "load_config",
+]
+
+METRIC_MODES = {"val_auroc": "max", "val_accuracy": "max", "val_loss": "min"}
+
+
+def _default_config_path() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "configs" / "breast_cancer.yaml", here / "_default.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise HpsearchError("the default config configs/breast_cancer.yaml is missing from the installation")
+
+
+DEFAULT_CONFIG = _default_config_path()
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class IntRange(_Model):
+    low: int = Field(ge=1)
+    high: int = Field(ge=1)
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.low > self.high:
+            raise ValueError(f"low must be <= high, got low={self.low}, high={self.high}")
+        return self
+
+
+class FloatRange(_Model):
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FloatRange:
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError(f"low and high must be finite, got low={self.low}, high={self.high}")
+        if self.low > self.high:
+            raise ValueError(f"low must be <= high, got low={self.low}, high={self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got low={self.low}")
+        return self
+
+
+Activation = Literal["relu", "gelu", "tanh", "selu", "elu", "swish", "sigmoid"]
+Optimizer = Literal["adam", "adamw", "rmsprop", "sgd", "nadam"]
+
+
+class SpaceConfig(_Model):
+    n_layers: IntRange
+    units: IntRange
+    activation: list[Activation] = Field(min_length=1)
+    dropout: FloatRange
+    l2: FloatRange
+    learning_rate: FloatRange
+    batch_size: list[int] = Field(min_length=1)
+    optimizer: list[Optimizer] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SpaceConfig:
+        if self.n_layers.high > 8:
+            raise ValueError(f"n_layers.high must be <= 8, got {self.n_layers.high}")
+        if self.dropout.high >= 1:
+            raise ValueError(f"dropout.high must be < 1, got {self.dropout.high}")
+        if self.learning_rate.low <= 0:
+            raise ValueError(f"learning_rate.low must be > 0, got {self.learning_rate.low}")
+        if any(b < 1 for b in self.batch_size):
+            raise ValueError(f"batch_size choices must be >= 1, got {self.batch_size}")
+        return self
+
+
+class DataConfig(_Model):
+    source: str = Field(min_length=1)
+    target: str | None
+    val_fraction: float = Field(gt=0, lt=1)
+    test_fraction: float = Field(gt=0, lt=1)
+    seed: int
+
+    @model_validator(mode="after")
+    def _fractions(self) -> DataConfig:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                "val_fraction + test_fraction must be < 1, "
+                f"got {self.val_fraction} + {self.test_fraction}"
+            )
+        return self
+
+
+class EarlyStoppingConfig(_Model):
+    enabled: bool
+    grace_period: int = Field(ge=1)
+    reduction_factor: int = Field(ge=2)
+
+
+class SearchConfig(_Model):
+    trials: int = Field(ge=1)
+    metric: Literal["val_auroc", "val_accuracy", "val_loss"]
+    seed: int
+    max_concurrent: int | None = Field(ge=1)
+    time_budget_s: float | None = Field(gt=0)
+    max_failures: int = Field(ge=0)
+    seed_trial: bool
+    early_stopping: EarlyStoppingConfig
+
+    @property
+    def mode(self) -> str:
+        return METRIC_MODES[self.metric]
+
+
+class TrainConfig(_Model):
+    max_epochs: int = Field(ge=1)
+    cpus_per_trial: float = Field(gt=0)
+
+
+class Config(_Model):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    results_dir: str = Field(min_length=1)
+    data: DataConfig
+    search: SearchConfig
+    train: TrainConfig
+    space: SpaceConfig
+
+    @property
+    def out_dir(self) -> Path:
+        """Absolute path of this sweep's folder: <results_dir>/<name>."""
+        return (Path(self.results_dir) / self.name).resolve()
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise HpsearchError(f"{path}: config file not found")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise HpsearchError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HpsearchError(f"{path}: cannot read config: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise HpsearchError(f"{path}: a config must be a YAML mapping, got {type(loaded).__name__}")
+    return loaded
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key `{key}`"
+    if kind == "missing":
+        return f"missing key `{key}`"
+    msg = error["msg"].removeprefix("Value error, ")
+    if kind.endswith("_type") or kind.startswith("literal") or kind == "string_pattern_mismatch":
+        return f"`{key}`: {msg}, got {error['input']!r}"
+    if "got" in msg:
+        return f"`{key}`: {msg}"
+    return f"`{key}`: {msg}, got {error['input']!r}"
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load the default YAML, merge `path` and dotted `overrides` on top, validate."""
+    tree = _read_yaml(DEFAULT_CONFIG)
+    source = DEFAULT_CONFIG
+    if path is not None:
+        source = Path(path)
+        tree = _merge(tree, _read_yaml(source))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(tree, dotted, value)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as exc:
+        raise HpsearchError(f"{source}: {_describe(exc.errors()[0])}") from None

@@ -1,0 +1,105 @@
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainable.data import load_dataset
+from trainable.errors import HpsearchError
+
+
+def _rows(*arrays):
+    return {tuple(np.round(r, 5)) for a in arrays for r in a}
+
+
+def test_builtin_breast_cancer_split_is_stratified_disjoint_and_seeded():
+    d = load_dataset("builtin:breast_cancer")
+    n = len(d.y_train) + len(d.y_val) + len(d.y_test)
+    assert n == 569 and d.n_features == 30 and d.class_names == ["benign", "malignant"]
+    assert abs(len(d.y_test) - 0.15 * 569) <= 1 and abs(len(d.y_val) - 0.15 * 569) <= 1
+    # stratified: every split has the malignant rate of the whole table (212/569)
+    for y in (d.y_train, d.y_val, d.y_test):
+        assert abs(y.mean() - 212 / 569) < 0.02
+    # held out: no test row appears among the training or validation rows
+    assert not (_rows(d.X_test) & _rows(d.X_train, d.X_val))
+    assert not (_rows(d.X_val) & _rows(d.X_train))
+    again = load_dataset("builtin:breast_cancer")
+    assert np.array_equal(d.X_test, again.X_test) and d.sha256 == again.sha256
+    other = load_dataset("builtin:breast_cancer", seed=7)
+    assert not np.array_equal(d.X_test, other.X_test)
+    # scaling statistics come from the training split only
+    assert np.allclose(d.feature_mean, d.X_train.mean(axis=0), rtol=1e-4)
+
+
+def test_npy_last_column_is_the_label_and_rows_keep_their_labels(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] > 0).astype(float)  # the label is a function of the row
+    path = tmp_path / "data.npy"
+    np.save(path, np.column_stack([X, y]))
+    d = load_dataset(str(path))
+    assert d.n_features == 4 and d.n_classes == 2
+    for Xs, ys in ((d.X_train, d.y_train), (d.X_val, d.y_val), (d.X_test, d.y_test)):
+        assert np.array_equal((Xs[:, 0] > 0).astype(int), ys)  # X and y were shuffled together
+    assert len(d.sha256) == 64
+
+
+def test_numeric_csv_with_target(tmp_path):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(rng.normal(size=(120, 3)), columns=["age", "bmi", "crp"])
+    frame["outcome"] = (frame["age"] > 0).astype(int)
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    d = load_dataset(str(path), "outcome")
+    assert d.feature_names == ["age", "bmi", "crp"]
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: np.save(p / "d.npy", np.arange(10.0)), "expected a 2-D array"),
+        (lambda p: np.save(p / "d.npy", np.array([{"a": 1}] * 5, dtype=object), allow_pickle=True), "pickled"),
+        (lambda p: (p / "d.npy").write_bytes(b"not numpy at all"), "not a readable .npy"),
+        (lambda p: (p / "d.npy").write_bytes(b""), "empty"),
+        (lambda p: np.save(p / "d.npy", np.column_stack([np.ones((30, 2)), np.zeros(30)])), "single class"),
+        (lambda p: np.save(p / "d.npy", np.column_stack([np.ones((6, 2)), [0, 1, 0, 1, 0, 1]])), "too few rows"),
+        (
+            lambda p: np.save(p / "d.npy", np.column_stack([np.r_[np.inf, np.ones(59)], np.ones(60), np.r_[np.zeros(30), np.ones(30)]])),
+            "infinite",
+        ),
+    ],
+)
+def test_bad_npy_files_are_refused_in_one_line(tmp_path, make, expected):
+    make(tmp_path)
+    with pytest.raises(HpsearchError) as info:
+        load_dataset(str(tmp_path / "d.npy"))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+    assert str(tmp_path / "d.npy") in str(info.value)
+
+
+def test_pickled_npy_is_never_unpickled(tmp_path, monkeypatch):
+    path = tmp_path / "d.npy"
+    np.save(path, np.array([object()] * 3, dtype=object), allow_pickle=True)
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
+    with pytest.raises(HpsearchError, match="pickled"):
+        load_dataset(str(path))
+
+
+def test_missing_file_unsupported_extension_unknown_builtin_and_missing_target(tmp_path):
+    with pytest.raises(HpsearchError, match="data file not found"):
+        load_dataset(str(tmp_path / "none.npy"))
+    (tmp_path / "x.xlsx").write_text("x")
+    with pytest.raises(HpsearchError, match="unsupported file type `.xlsx`"):
+        load_dataset(str(tmp_path / "x.xlsx"))
+    with pytest.raises(HpsearchError, match="unknown built-in dataset"):
+        load_dataset("builtin:titanic")
+    pd.DataFrame({"a": range(30), "y": [0, 1] * 15}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(HpsearchError, match="target column `label` not found; columns are: a, y"):
+        load_dataset(str(tmp_path / "t.csv"), "label")
+
+
+def test_continuous_target_is_refused(tmp_path):
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "d.npy", rng.normal(size=(100, 3)))
+    with pytest.raises(HpsearchError, match="continuous"):
+        load_dataset(str(tmp_path / "d.npy"))

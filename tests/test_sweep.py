@@ -1,0 +1,78 @@
+"""A real tiny sweep: real Ray (one instance per session), real TensorFlow training."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import tiny_overrides
+from search.config import load_config
+from search.driver import run_sweep
+from search.leaderboard import COLUMNS
+
+pytestmark = pytest.mark.slow
+
+
+def test_tiny_sweep_ranks_trials_and_exports_an_honest_best_model(ray_session, tmp_path):
+    import keras
+
+    from trainable.data import load_dataset
+    from trainable.metrics import score
+
+    cfg = load_config(None, tiny_overrides(tmp_path, name="tiny"))
+    outcome = run_sweep(cfg)
+    out = tmp_path / "results" / "tiny"
+    assert outcome.out_dir == out
+
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert list(board.columns) == COLUMNS
+    assert len(board) == 3 and list(board["rank"]) == [1, 2, 3]
+    assert set(board["status"]) == {"completed"}
+    assert (board["epochs"] == 2).all()
+    assert board["val_auroc"].is_monotonic_decreasing
+    assert board["val_auroc"].between(0.5, 1.0).all()
+    assert (board["n_params"] > 0).all() and (board["train_seconds"] > 0).all()
+    assert "128-64" in set(board["units"])  # the article's model ran as the seed trial
+
+    card = json.loads((out / "best" / "model_card.json").read_text())
+    assert set(card) >= {"hyperparameters", "validation", "test", "data", "versions"}
+    assert card["trial_id"] == board.loc[0, "trial_id"]
+    assert card["data"]["n_train"] + card["data"]["n_val"] + card["data"]["n_test"] == 569
+    assert card["data"]["source"] == "builtin:breast_cancer" and len(card["data"]["sha256"]) == 64
+    assert {"tensorflow", "ray", "optuna", "keras"} <= set(card["versions"])
+
+    # the exported model takes raw features and reproduces the card's test score
+    model = keras.models.load_model(out / "best" / "model.keras")
+    data = load_dataset("builtin:breast_cancer")
+    proba = model.predict(data.X_test, verbose=0)
+    assert proba.shape == (len(data.y_test), 1)
+    test = score(data.y_test, proba)
+    assert test["auroc"] == pytest.approx(card["test"]["auroc"], abs=1e-9)
+    assert card["test"]["auroc"] > 0.9
+    assert card["validation"]["val_auroc"] == pytest.approx(board.loc[0, "val_auroc"], abs=1e-5)
+
+    saved = load_config(out / "config.yaml")
+    assert saved.search.trials == 3 and saved.train.max_epochs == 2
+    assert (out / "study.db").is_file() and (out / "tune").is_dir()
+
+
+def test_sweep_on_an_article_format_npy_file(ray_session, tmp_path, article_npy):
+    cfg = load_config(
+        None, tiny_overrides(tmp_path, name="npy", **{"data.source": str(article_npy), "search.trials": 2})
+    )
+    outcome = run_sweep(cfg)
+    board = outcome.leaderboard
+    assert len(board) == 2 and board["val_auroc"].notna().all()
+    assert outcome.card["data"]["n_train"] + outcome.card["data"]["n_val"] + outcome.card["data"]["n_test"] == 240
+    assert outcome.card["test"]["auroc"] > 0.8  # the label is a linear function of the features
+
+
+def test_a_finished_sweep_is_archived_not_overwritten(ray_session, tmp_path):
+    cfg = load_config(None, tiny_overrides(tmp_path, name="twice", **{"search.trials": 1, "train.max_epochs": 1}))
+    run_sweep(cfg)
+    first = (tmp_path / "results" / "twice" / "best" / "model_card.json").read_text()
+    run_sweep(cfg)
+    archived = [p for p in (tmp_path / "results").iterdir() if p.name.startswith("twice@")]
+    assert len(archived) == 1
+    assert (archived[0] / "best" / "model_card.json").read_text() == first
