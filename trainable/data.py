@@ -23,7 +23,7 @@ import pandas as pd
 
 from trainable.errors import HpsearchError
 
-__all__ = ["BUILTINS", "Dataset", "load_dataset", "split_dataset"]
+__all__ = ["BUILTINS", "Dataset", "inputs_from_frame", "load_dataset", "read_rows", "split_dataset"]
 
 BUILTINS = ("breast_cancer", "wine", "iris")
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -66,6 +66,7 @@ class Dataset:
             "n_features": self.n_features,
             "feature_names": list(self.feature_names),
             "class_names": list(self.class_names),
+            "schema": [{"name": n, "kind": "numeric"} for n in self.feature_names],
         }
 
 
@@ -323,3 +324,54 @@ def load_dataset(
         feature_mean=X_tr.mean(axis=0).astype(f32),
         feature_var=X_tr.var(axis=0).astype(f32),
     )
+
+
+def read_rows(path: str | Path, feature_names: list[str]) -> pd.DataFrame:
+    """Read rows to predict on: a table (.csv/.parquet) with named columns, or a
+    .npy/.npz matrix whose columns are the features in training order (a trailing
+    label column, as in the article's format, is dropped)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise HpsearchError(f"{path}: unsupported file type `{path.suffix or '(none)'}`; use one of {', '.join(_SUFFIXES)}")
+    if not path.is_file():
+        raise HpsearchError(f"{path}: input file not found")
+    if path.stat().st_size == 0:
+        raise HpsearchError(f"{path}: the file is empty")
+    if suffix in _TABLE_SUFFIXES:
+        return _read_table(path)
+    if suffix == ".npy":
+        arr = _read_npy(path)
+    else:
+        arr = _read_npz(path)[0]
+    if arr.ndim != 2:
+        raise HpsearchError(f"{path}: expected a 2-D array, got shape {arr.shape}")
+    n = len(feature_names)
+    if arr.shape[1] == n + 1:
+        arr = arr[:, :n]
+    if arr.shape[1] != n:
+        raise HpsearchError(f"{path}: expected {n} feature columns (training order), got {arr.shape[1]}")
+    return pd.DataFrame(arr, columns=feature_names)
+
+
+def inputs_from_frame(frame: pd.DataFrame, schema: list[dict], where: str = "input"):
+    """Raw rows (named columns) -> what the exported model's `predict` takes.
+
+    Refuses missing or unexpected columns with one line naming them. `schema` is
+    the model card's `data.schema` (list of {"name", "kind", ...}).
+    """
+    names = [col["name"] for col in schema]
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise HpsearchError(f"{where}: missing column(s) the model needs: {', '.join(missing)}")
+    extra = [str(c) for c in frame.columns if c not in names]
+    if extra:
+        raise HpsearchError(f"{where}: unexpected column(s) the model was not trained on: {', '.join(extra)}")
+    if len(frame) == 0:
+        raise HpsearchError(f"{where}: no rows to predict on")
+    for name in names:
+        if not pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
+            raise HpsearchError(f"{where}: column `{name}` must be numeric, got e.g. {frame[name].iloc[0]!r}")
+    X = frame[names].to_numpy(dtype=np.float64)
+    _check_features(where, X, names)
+    return X.astype(np.float32)
