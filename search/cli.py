@@ -26,7 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_LEADERBOARD_VIEW = ["rank", "trial_id", "status", "val_auroc", "val_accuracy", "val_loss", "epochs", "units",
+_LEADERBOARD_VIEW = ["rank", "trial_id", "status", "val_auroc", "val_auroc_ci95_lo", "val_auroc_ci95_hi",
+                     "tied_with_best", "val_accuracy", "val_loss", "epochs", "units",
                      "activation", "learning_rate", "batch_size", "optimizer"]
 
 
@@ -44,6 +45,9 @@ def run(
     results_dir: Annotated[Optional[str], typer.Option(help="Where sweeps are written (default: results).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the sampler and of weight initialisation.")] = None,
     address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
+    storage: Annotated[
+        Optional[str], typer.Option(help="Ray Tune's experiment storage: a path every node shares (NFS) or a URI (s3://...).")
+    ] = None,
     data: Annotated[Optional[str], typer.Option(help="Data file (.npy/.npz/.csv/.parquet) or builtin:NAME.")] = None,
     target: Annotated[Optional[str], typer.Option(help="Label column of a table file.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Delete an existing sweep of the same name first.")] = False,
@@ -64,16 +68,36 @@ def run(
         from search.config import load_config
 
         cfg = load_config(config, overrides)
-        _run(cfg, address, overwrite)
+        _run(cfg, address, overwrite, storage=storage)
     except HpsearchError as exc:
         _fail(str(exc))
 
 
-def _run(cfg, address: Optional[str], overwrite: bool) -> None:
+@app.command()
+def resume(
+    results_dir: Annotated[Path, typer.Argument(help="The interrupted sweep's folder, e.g. results/breast_cancer.")],
+    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
+) -> None:
+    """Continue an interrupted or killed sweep: finished trials are kept, the others run."""
+    try:
+        from search.driver import sweep_finished
+
+        if results_dir.is_dir() and sweep_finished(results_dir):
+            typer.echo(f"{results_dir}: the sweep already finished; nothing to resume "
+                       f"(leaderboard: {results_dir / 'leaderboard.csv'})", err=True)
+            return
+        _run(None, address, False, resume_dir=results_dir)
+    except HpsearchError as exc:
+        _fail(str(exc))
+
+
+def _run(cfg, address: Optional[str], overwrite: bool, *, storage: Optional[str] = None,
+         resume_dir: Optional[Path] = None) -> None:
+    """Run (or, with `resume_dir`, resume) a sweep with a progress bar, then summarise it."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from search.driver import run_sweep
+    from search.driver import resume_sweep, run_sweep
     from search.leaderboard import render
 
     console = Console(stderr=True)
@@ -87,7 +111,12 @@ def _run(cfg, address: Optional[str], overwrite: bool) -> None:
         console=console,
         transient=False,
     )
-    task = progress.add_task(cfg.name, total=cfg.search.trials, best="")
+    shown: dict = {}
+
+    def start_progress(c, done: int = 0) -> None:
+        shown.update(task=progress.add_task(c.name, total=c.search.trials, completed=done, best=""),
+                     metric=c.search.metric)
+        progress.start()
 
     def on_start(data, archived) -> None:
         if archived is not None:
@@ -97,17 +126,35 @@ def _run(cfg, address: Optional[str], overwrite: bool) -> None:
             f"({len(data.y_train)} train / {len(data.y_val)} val / {len(data.y_test)} test rows, "
             f"{data.n_features} features, {data.n_classes} classes) -> {cfg.out_dir}"
         )
-        progress.start()
+        start_progress(cfg)
+
+    def on_resume(c, data) -> None:
+        board = resume_dir / "leaderboard.csv"
+        done = max(0, len(board.read_text().splitlines()) - 1) if board.is_file() else 0
+        console.print(f"resuming sweep [bold]{c.name}[/]: {done} of {c.search.trials} trials had finished "
+                      f"-> {resume_dir}")
+        start_progress(c, done)
 
     def on_update(done: int, total: int, best: float | None) -> None:
-        text = f"best {cfg.search.metric} {best:.4f}" if best is not None else ""
-        progress.update(task, completed=done, best=text)
+        text = f"best {shown['metric']} {best:.4f}" if best is not None else ""
+        progress.update(shown["task"], completed=done, best=text)
 
     try:
-        outcome = run_sweep(cfg, address=address, overwrite=overwrite, on_start=on_start, on_update=on_update)
+        if resume_dir is not None:
+            outcome = resume_sweep(resume_dir, address=address, on_start=on_resume, on_update=on_update)
+        else:
+            outcome = run_sweep(cfg, address=address, storage=storage, overwrite=overwrite,
+                                on_start=on_start, on_update=on_update)
     finally:
         progress.stop()
     board = outcome.leaderboard
+    if outcome.interrupted:
+        if len(board):
+            console.print(render(board.head(5), "table", columns=[c for c in _LEADERBOARD_VIEW if c in board.columns],
+                                 title="top 5 finished trials"), end="")
+        typer.echo(f"leaderboard: {outcome.out_dir / 'leaderboard.csv'}  ({len(board)} trials finished)", err=True)
+        typer.echo(f"interrupted: resume with: hpsearch resume {outcome.out_dir}", err=True)  # one line, unwrapped
+        raise typer.Exit(130)
     console.print(render(board.head(5), "table", columns=_LEADERBOARD_VIEW, title="top 5 trials"), end="")
     if outcome.card is not None:
         test = outcome.card["test"]
@@ -119,6 +166,7 @@ def _run(cfg, address: Optional[str], overwrite: bool) -> None:
     else:
         console.print("[red]no trial finished successfully: nothing exported[/]")
     console.print(f"leaderboard: {outcome.out_dir / 'leaderboard.csv'}  ({outcome.wall_seconds:.0f} s)")
+    _print_review(console, outcome.card, outcome.out_dir)
     if outcome.card is None:
         raise typer.Exit(1)
 
@@ -148,6 +196,112 @@ def leaderboard(
             frame = frame.head(top)
         columns = [c for c in _LEADERBOARD_VIEW if c in frame.columns] if format in ("table", "markdown") else None
         typer.echo(render(frame, format, columns=columns), nl=False if format == "table" else True)
+    except HpsearchError as exc:
+        _fail(str(exc))
+
+
+def _print_review(console, card: dict | None, out_dir: Path) -> None:
+    """The exported model's clinical line and the report's path (after `run` and `pick`)."""
+    test = (card or {}).get("test", {})
+    if "auroc_ci95" in test:
+        lo, hi = test["auroc_ci95"]
+        line = f"test AUROC {test['auroc']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+        if test.get("sensitivity") is not None:
+            line += (f", sensitivity {test['sensitivity']:.3f}, specificity {test['specificity']:.3f} "
+                     f"at threshold {test['threshold']:.3f} (chosen on validation)")
+        console.print(line)
+    if (out_dir / "report.html").is_file():
+        console.print(f"report: {out_dir / 'report.html'}")
+
+
+@app.command()
+def report(
+    results_dir: Annotated[Path, typer.Argument(help="A sweep's folder, e.g. results/breast_cancer.")],
+) -> None:
+    """Write RESULTS_DIR/report.html: plots and clinical metrics, one file that opens offline."""
+    try:
+        from search.report import write_report
+
+        typer.echo(f"report: {write_report(results_dir)}")
+    except HpsearchError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def pick(
+    results_dir: Annotated[Path, typer.Argument(help="A finished sweep's folder.")],
+    top_k: Annotated[Optional[int], typer.Option(help="Retrain the top K configurations (default: pick.top_k).")] = None,
+    repeats: Annotated[Optional[int], typer.Option(help="Seeds per configuration (default: pick.repeats).")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
+) -> None:
+    """Retrain the top configurations with fresh seeds on Ray, rank by the mean, export the winner to best/."""
+    try:
+        from rich.console import Console
+
+        from search.leaderboard import render
+        from search.pick import pick as run_pick
+
+        console = Console(stderr=True)
+
+        def on_start(k: int, n: int, seeds: list[int]) -> None:
+            console.print(f"retraining the top {k} configurations x {n} seeds ({', '.join(map(str, seeds))}) on Ray")
+
+        def on_result(done: int, total: int) -> None:
+            console.print(f"  {done}/{total} retrains finished")
+
+        outcome = run_pick(results_dir, top_k=top_k, repeats=repeats, address=address,
+                           on_start=on_start, on_result=on_result)
+        table = outcome.table
+        metric = outcome.card["metric"]
+        view = ["rank", "trial_id", f"mean_{metric}", f"std_{metric}", "values", "n_ok", f"sweep_{metric}",
+                "sweep_rank", "units", "activation", "learning_rate", "optimizer"]
+        console.print(render(table, "table", columns=[c for c in view if c in table.columns], title="robust pick"), end="")
+        console.print(f"winner: trial {outcome.card['trial_id']} (seed {outcome.card['training_seed']}) "
+                      f"-> {outcome.best_dir / 'model.keras'}  ({outcome.wall_seconds:.0f} s)")
+        console.print(f"pick table: {Path(results_dir) / 'pick.csv'}")
+        _print_review(console, outcome.card, Path(results_dir))
+    except HpsearchError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def export(
+    results_dir: Annotated[Path, typer.Argument(help="A sweep's folder.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write model.keras, model_card.json, model_card.md.")],
+    trial: Annotated[Optional[str], typer.Option(help="Trial ID (default: the best-ranked trial).")] = None,
+    target_sensitivity: Annotated[
+        Optional[float], typer.Option(help="Choose the threshold for this validation sensitivity instead of Youden's J.")
+    ] = None,
+) -> None:
+    """Export any trial's model with its model card (JSON and Markdown)."""
+    try:
+        from search.review import export_trial
+
+        card = export_trial(results_dir, trial, out, target_sensitivity)
+        test = card["test"]
+        typer.echo(f"exported trial {card['trial_id']} -> {out} (test AUROC {test['auroc']:.3f}, "
+                   f"95% CI {test['auroc_ci95'][0]:.3f}-{test['auroc_ci95'][1]:.3f})")
+    except HpsearchError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="An exported model's folder, e.g. results/breast_cancer/best.")],
+    input: Annotated[Path, typer.Argument(help="Rows to score: .csv/.parquet (training column names) or .npy/.npz.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write .csv or .parquet here (default: CSV on stdout).")] = None,
+) -> None:
+    """Probabilities per class and the predicted label (at the model's stored threshold)."""
+    try:
+        from search.predict import check_output, predict_rows, write_predictions
+
+        check_output(out)
+        result = predict_rows(model_dir, input)
+        if out is None:
+            typer.echo(result.frame.to_csv(index=False), nl=False)
+        else:
+            write_predictions(result.frame, out)
+        typer.echo(f"{len(result.frame)} rows; predicted label: {result.rule}" + (f" -> {out}" if out else ""), err=True)
     except HpsearchError as exc:
         _fail(str(exc))
 

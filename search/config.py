@@ -11,6 +11,7 @@ carry no defaults of their own, so the YAML stays the one documented place.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,6 +103,10 @@ class SpaceConfig(_Model):
 class DataConfig(_Model):
     source: str = Field(min_length=1)
     target: str | None
+    features: list[str] | None
+    drop: list[str]
+    missing: Literal["error", "impute"]
+    positive: str | int | None
     val_fraction: float = Field(gt=0, lt=1)
     test_fraction: float = Field(gt=0, lt=1)
     seed: int
@@ -130,7 +135,17 @@ class SearchConfig(_Model):
     time_budget_s: float | None = Field(gt=0)
     max_failures: int = Field(ge=0)
     seed_trial: bool
+    enqueue: list[dict[str, Any]]
     early_stopping: EarlyStoppingConfig
+
+    @model_validator(mode="after")
+    def _known_hyperparameters(self) -> SearchConfig:
+        allowed = {"n_layers", "activation", "dropout", "l2", "learning_rate", "batch_size", "optimizer"}
+        for i, point in enumerate(self.enqueue):
+            unknown = [k for k in point if k not in allowed and not re.fullmatch(r"units_\d+", k)]
+            if unknown:
+                raise ValueError(f"enqueue[{i}] has unknown hyperparameter(s) {', '.join(unknown)}")
+        return self
 
     @property
     def mode(self) -> str:
@@ -140,6 +155,30 @@ class SearchConfig(_Model):
 class TrainConfig(_Model):
     max_epochs: int = Field(ge=1)
     cpus_per_trial: float = Field(gt=0)
+    class_weight: Literal["balanced"] | None
+
+
+class ExportConfig(_Model):
+    threshold: Literal["youden", "target_sensitivity"]
+    target_sensitivity: float | None = Field(gt=0, le=1)
+    n_boot: int = Field(ge=100)
+    seed: int
+
+    @model_validator(mode="after")
+    def _target(self) -> ExportConfig:
+        if self.threshold == "target_sensitivity" and self.target_sensitivity is None:
+            raise ValueError("threshold: target_sensitivity needs export.target_sensitivity (e.g. 0.95), got null")
+        if self.threshold == "youden" and self.target_sensitivity is not None:
+            raise ValueError(
+                f"target_sensitivity is set ({self.target_sensitivity}) but threshold is youden; "
+                "set export.threshold: target_sensitivity to use it, got threshold='youden'"
+            )
+        return self
+
+
+class PickConfig(_Model):
+    top_k: int = Field(ge=1)
+    repeats: int = Field(ge=1)
 
 
 class Config(_Model):
@@ -149,6 +188,8 @@ class Config(_Model):
     search: SearchConfig
     train: TrainConfig
     space: SpaceConfig
+    export: ExportConfig
+    pick: PickConfig
 
     @property
     def out_dir(self) -> Path:

@@ -5,11 +5,17 @@ into a flat row; `build_leaderboard(rows, metric)` ranks them (best first by the
 trial's best epoch; errored and diverged trials last, never ranked best);
 `write_leaderboard(frame, path)` writes `leaderboard.csv` atomically;
 `read_leaderboard(dir)` reads it back; `render(frame, fmt)` returns text in
-table/csv/json/markdown form. Imports pandas only: safe on the CLI path.
+table/csv/json/markdown form (the table shows the CI as one `lo-hi` column).
+`mark_ties(frame, intervals)` fills in the validation AUROC 95% intervals and
+`tied_with_best` (the trial's interval overlaps the rank-1 trial's). Imports
+pandas only: safe on the CLI path.
 
-Columns: `rank, trial_id, status, val_auroc, val_accuracy, val_loss, epochs,
-best_epoch, train_seconds, n_params, node, error`, then one column per
-hyperparameter, then `checkpoint` (the trial's best-epoch checkpoint directory).
+Columns: `rank, trial_id, status, val_auroc, val_auroc_ci95_lo,
+val_auroc_ci95_hi, tied_with_best, val_accuracy, val_loss, epochs, best_epoch,
+train_seconds, n_params, node, error`, then one column per hyperparameter,
+then `checkpoint` (the trial's best-epoch checkpoint directory). The interval
+columns are computed at the end of a sweep (see `search.review`); while a
+sweep runs they are empty.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trainable.errors import HpsearchError
@@ -29,6 +36,7 @@ __all__ = [
     "COLUMNS",
     "LEADERBOARD_FILE",
     "build_leaderboard",
+    "mark_ties",
     "read_leaderboard",
     "render",
     "trial_row",
@@ -37,9 +45,11 @@ __all__ = [
 
 LEADERBOARD_FILE = "leaderboard.csv"
 METRIC_COLUMNS = ["val_auroc", "val_accuracy", "val_loss"]
+TIE_COLUMNS = ["val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best"]
+RANKED = ("completed", "stopped")
 HP_COLUMNS = ["n_layers", "units", "activation", "dropout", "l2", "learning_rate", "batch_size", "optimizer"]
 COLUMNS = [
-    "rank", "trial_id", "status", *METRIC_COLUMNS, "epochs", "best_epoch", "train_seconds",
+    "rank", "trial_id", "status", "val_auroc", *TIE_COLUMNS, "val_accuracy", "val_loss", "epochs", "best_epoch", "train_seconds",
     "n_params", "node", "error", *HP_COLUMNS, "checkpoint",
 ]
 _MODES = {"val_auroc": "max", "val_accuracy": "max", "val_loss": "min"}
@@ -102,6 +112,23 @@ def build_leaderboard(rows: list[dict[str, Any]], metric: str = "val_auroc") -> 
     return frame
 
 
+def mark_ties(frame: pd.DataFrame, intervals: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Fill the AUROC interval columns from `intervals` (trial_id -> (lo, hi)) and
+    flag the trials whose interval overlaps the best-ranked trial's."""
+    frame = frame.copy()
+    lo = frame["trial_id"].map(lambda t: intervals.get(t, (math.nan, math.nan))[0]).astype(float)
+    hi = frame["trial_id"].map(lambda t: intervals.get(t, (math.nan, math.nan))[1]).astype(float)
+    frame["val_auroc_ci95_lo"], frame["val_auroc_ci95_hi"] = lo, hi
+    ranked = frame["status"].isin(RANKED) & lo.notna() & hi.notna()
+    tied = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    if ranked.any():
+        best = frame.index[ranked][0]
+        overlap = (hi >= lo[best]) & (lo <= hi[best])
+        tied[ranked] = overlap[ranked].astype(bool)
+    frame["tied_with_best"] = tied
+    return frame
+
+
 def write_leaderboard(frame: pd.DataFrame, path: Path) -> None:
     """Write `frame` to `path` atomically (a reader never sees half a file)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -115,7 +142,7 @@ def read_leaderboard(results_dir: str | Path) -> pd.DataFrame:
         raise HpsearchError(f"{results_dir}: results directory not found")
     if not path.is_file():
         raise HpsearchError(f"{path}: no leaderboard yet (no trial has finished in this sweep)")
-    return pd.read_csv(path)
+    return pd.read_csv(path, dtype={"trial_id": str, "node": str, "units": str, "error": str, "checkpoint": str})
 
 
 def _clean(value: Any) -> Any:
@@ -133,7 +160,7 @@ def render(frame: pd.DataFrame, fmt: str = "table", *, columns: list[str] | None
 
         records = [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
         return json.dumps(records, indent=2, default=str)
-    shown = frame[columns] if columns else frame
+    shown = _merge_interval(frame[columns] if columns else frame)
     if fmt == "markdown":
         header = "| " + " | ".join(shown.columns) + " |"
         rule = "|" + "---|" * len(shown.columns)
@@ -153,9 +180,24 @@ def render(frame: pd.DataFrame, fmt: str = "table", *, columns: list[str] | None
     return buffer.getvalue()
 
 
+def _merge_interval(frame: pd.DataFrame) -> pd.DataFrame:
+    """For display: the two interval columns as one `lo-hi` text column."""
+    lo, hi = TIE_COLUMNS[:2]
+    if lo not in frame.columns or hi not in frame.columns:
+        return frame
+    text = [
+        "" if pd.isna(a) or pd.isna(b) else f"{a:.3f}-{b:.3f}" for a, b in zip(frame[lo], frame[hi])
+    ]
+    merged = frame.drop(columns=[hi]).rename(columns={lo: "val_auroc_ci95", "tied_with_best": "tied"})
+    merged["val_auroc_ci95"] = text
+    return merged
+
+
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

@@ -1,15 +1,19 @@
 """Loading, validating, splitting and fingerprinting a tabular dataset.
 
 Contract: `load_dataset(source, target, ...)` returns a `Dataset` holding a
-stratified, seeded train/validation/test split of float32 features and integer
-class labels (0..K-1), or raises `HpsearchError` with one line naming the file
-or column and what is wrong. Sources: `builtin:NAME` (tables shipped inside
-scikit-learn), `.npy` (float matrix, last column = label, never unpickled),
-`.npz` (arrays `X` and `y`), `.csv` and `.parquet` (with a target column).
+stratified, seeded train/validation/test split of raw features (in the model's
+input form, see `trainable.columns`) and integer class labels (0..K-1), or
+raises `HpsearchError` with one line naming the file or column and what is
+wrong. Sources: `builtin:NAME` (tables shipped inside scikit-learn), `.npy`
+(numeric matrix, last column = label, never unpickled), `.npz` (arrays `X`
+and `y`), `.csv` and `.parquet` (with a target column). Numeric, categorical
+and boolean columns; missing values refused (`missing="error"`) or imputed
+inside the model (`missing="impute"`); binary or multiclass targets.
 
 The driver loads the dataset once and hands it to trials through Ray's object
 store; trials never re-read the file. Only train and validation reach the
-search; the test split is scored once, for the exported model.
+search; the test split is scored once, for the exported model. Every
+statistic the model's preprocessing uses comes from the training split.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from trainable.columns import encode, fit_schema, infer_kinds, layout
 from trainable.errors import HpsearchError
 
 __all__ = ["BUILTINS", "Dataset", "inputs_from_frame", "load_dataset", "read_rows", "split_dataset"]
@@ -33,18 +39,23 @@ _SUFFIXES = (".npy", ".npz", *_TABLE_SUFFIXES)
 
 @dataclass(frozen=True)
 class Dataset:
-    """A split dataset. Features are raw (unscaled); scaling lives in the model."""
+    """A split dataset. Features are raw (unscaled); scaling lives in the model.
 
-    X_train: np.ndarray
+    `X_*` is a float32 matrix for the "matrix" layout, or a dict of (n, 1)
+    arrays keyed by Keras input name for the "columns" layout.
+    """
+
+    X_train: Any
     y_train: np.ndarray
-    X_val: np.ndarray
+    X_val: Any
     y_val: np.ndarray
-    X_test: np.ndarray
+    X_test: Any
     y_test: np.ndarray
     feature_names: list[str]
     class_names: list[str]
     source: str
     sha256: str
+    schema: list[dict] = field(repr=False)
     feature_mean: np.ndarray = field(repr=False)
     feature_var: np.ndarray = field(repr=False)
 
@@ -54,7 +65,11 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
-        return self.X_train.shape[1]
+        return len(self.feature_names)
+
+    @property
+    def layout(self) -> str:
+        return layout(self.schema)
 
     def summary(self) -> dict:
         return {
@@ -66,7 +81,8 @@ class Dataset:
             "n_features": self.n_features,
             "feature_names": list(self.feature_names),
             "class_names": list(self.class_names),
-            "schema": [{"name": n, "kind": "numeric"} for n in self.feature_names],
+            "layout": self.layout,
+            "schema": self.schema,
         }
 
 
@@ -85,7 +101,7 @@ def _sha256_arrays(*arrays: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _load_builtin(name: str) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+def _load_builtin(name: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     from sklearn import datasets
 
     if name not in BUILTINS:
@@ -94,14 +110,14 @@ def _load_builtin(name: str) -> tuple[np.ndarray, np.ndarray, list[str], list[st
             f"choose one of {', '.join('builtin:' + b for b in BUILTINS)}"
         )
     bunch = getattr(datasets, f"load_{name}")()
-    X = np.asarray(bunch.data, dtype=np.float64)
-    y = np.asarray(bunch.target)
+    frame = pd.DataFrame(np.asarray(bunch.data, dtype=np.float64), columns=[str(f) for f in bunch.feature_names])
+    y = np.asarray(bunch.target, dtype=np.int64)
     classes = [str(c) for c in bunch.target_names]
     if name == "breast_cancer":
         # scikit-learn codes malignant as 0; clinically the positive class is malignant.
         y = 1 - y
         classes = ["benign", "malignant"]
-    return X, y, [str(f) for f in bunch.feature_names], classes
+    return frame, y, classes
 
 
 def _read_npy(path: Path) -> np.ndarray:
@@ -119,7 +135,7 @@ def _read_npy(path: Path) -> np.ndarray:
     return arr
 
 
-def _from_matrix(path: Path, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _from_matrix(path: Path, arr: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     if arr.ndim != 2:
         raise HpsearchError(
             f"{path}: expected a 2-D array (rows x features + label column), got {arr.ndim}-D shape {arr.shape}"
@@ -129,8 +145,7 @@ def _from_matrix(path: Path, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, l
     if not np.issubdtype(arr.dtype, np.number) and arr.dtype != np.bool_:
         raise HpsearchError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
     X = arr[:, :-1].astype(np.float64)
-    y = arr[:, -1]
-    return X, y, [f"x{i}" for i in range(X.shape[1])]
+    return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]), arr[:, -1]
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +188,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _from_table(path: Path, frame: pd.DataFrame, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _from_table(path: Path, frame: pd.DataFrame, target: str | None) -> tuple[pd.DataFrame, np.ndarray]:
     if not target:
         raise HpsearchError(f"{path}: a table needs a label column: set data.target (or --target COL)")
     if target not in frame.columns:
@@ -183,26 +198,28 @@ def _from_table(path: Path, frame: pd.DataFrame, target: str | None) -> tuple[np
     y = frame[target]
     if y.isna().any():
         raise HpsearchError(f"{path}: target column `{target}` has {int(y.isna().sum())} missing value(s)")
-    features = frame.drop(columns=[target])
-    if features.shape[1] == 0:
-        raise HpsearchError(f"{path}: no feature columns besides the target `{target}`")
-    for col in features.columns:
-        series = features[col]
-        if series.dtype == bool:
-            continue
-        if not pd.api.types.is_numeric_dtype(series):
-            bad = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
-            example = bad.iloc[0] if len(bad) else series.iloc[0]
-            raise HpsearchError(f"{path}: column `{col}` is not numeric (e.g. {example!r} in row {bad.index[0] if len(bad) else 0})")
-        n_missing = int(series.isna().sum())
-        if n_missing:
-            raise HpsearchError(f"{path}: column `{col}` has {n_missing} missing value(s)")
-    X = features.to_numpy(dtype=np.float64)
-    return X, y.to_numpy(), [str(c) for c in features.columns]
+    return frame.drop(columns=[target]), y.to_numpy()
 
 
-def _encode_labels(where: str, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    values = pd.Series(y)
+def _select(where: str, frame: pd.DataFrame, features: list[str] | None, drop: list[str]) -> pd.DataFrame:
+    columns = [str(c) for c in frame.columns]
+    frame = frame.set_axis(columns, axis=1)
+    for key, names in (("data.features", features or []), ("data.drop", drop)):
+        unknown = [n for n in names if n not in columns]
+        if unknown:
+            raise HpsearchError(
+                f"{where}: {key} names unknown column(s) {', '.join(unknown)}; columns are: {', '.join(columns)}"
+            )
+    if features:
+        frame = frame[list(features)]
+    frame = frame.drop(columns=[c for c in drop if c in frame.columns])
+    if frame.shape[1] == 0:
+        raise HpsearchError(f"{where}: no feature columns left (check data.features / data.drop)")
+    return frame
+
+
+def _encode_labels(where: str, y: np.ndarray, positive: str | int | None) -> tuple[np.ndarray, list[str]]:
+    values = pd.Series(y).reset_index(drop=True)
     if pd.api.types.is_float_dtype(values):
         if not np.isfinite(values.to_numpy()).all():
             raise HpsearchError(f"{where}: the label has missing or infinite values")
@@ -218,33 +235,47 @@ def _encode_labels(where: str, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
     if len(classes) > _MAX_CLASSES:
         raise HpsearchError(
             f"{where}: the label has {len(classes)} distinct values in {len(values)} rows; "
-            "it looks continuous, not like class labels"
+            f"it looks continuous, not like class labels (at most {_MAX_CLASSES} classes)"
         )
+    if positive is not None:
+        names = [str(c) for c in classes]
+        if len(classes) != 2:
+            raise HpsearchError(f"{where}: data.positive is for binary labels; this label has {len(classes)} classes")
+        if str(positive) not in names:
+            raise HpsearchError(f"{where}: data.positive {positive!r} is not a class; classes are: {', '.join(names)}")
+        if names.index(str(positive)) == 0:
+            classes = classes[::-1]
     codes = pd.Categorical(values, categories=classes).codes.astype(np.int64)
     return codes, [str(c) for c in classes]
 
 
-def _check_features(where: str, X: np.ndarray, names: list[str]) -> None:
-    finite = np.isfinite(X)
-    if not finite.all():
-        col = int(np.argwhere(~finite.all(axis=0))[0][0])
-        n_nan = int(np.isnan(X[:, col]).sum())
-        n_inf = int(np.isinf(X[:, col]).sum())
+def _check_values(where: str, frame: pd.DataFrame, kinds: dict[str, str], impute: bool) -> None:
+    for col, kind in kinds.items():
+        if kind == "numeric":
+            n_inf = int(np.isinf(frame[col].to_numpy(dtype=np.float64)).sum())
+            if n_inf:
+                raise HpsearchError(f"{where}: column `{col}` has {n_inf} infinite value(s); features must be finite")
+    counts = frame.isna().sum()
+    counts = counts[counts > 0]
+    if len(counts) and not impute:
+        listed = ", ".join(f"{c} ({n})" for c, n in counts.items())
         raise HpsearchError(
-            f"{where}: column `{names[col]}` has {n_nan} missing and {n_inf} infinite value(s); features must be finite"
+            f"{where}: missing values in column(s) {listed}; fix them or set data.missing: impute"
         )
+    empty = [c for c in frame.columns if frame[c].isna().all()]
+    if empty:
+        raise HpsearchError(f"{where}: column `{empty[0]}` has no values at all; drop it (data.drop)")
 
 
 def split_dataset(
-    X: np.ndarray,
     y: np.ndarray,
     *,
     val_fraction: float,
     test_fraction: float,
     seed: int,
     where: str = "data",
-) -> tuple[np.ndarray, ...]:
-    """Stratified, seeded train/val/test split: returns X_tr, y_tr, X_va, y_va, X_te, y_te."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified, seeded train/val/test split of row positions: (train, val, test)."""
     from sklearn.model_selection import train_test_split
 
     counts = np.bincount(y)
@@ -258,13 +289,41 @@ def split_dataset(
             f"{where}: too few rows for a stratified train/val/test split: {len(y)} rows, "
             f"smallest class has {smallest} (need >= {min_each} per class and >= {n_classes} rows in each split)"
         )
-    X_rest, X_te, y_rest, y_te = train_test_split(
-        X, y, test_size=test_fraction, stratify=y, random_state=seed
+    rows = np.arange(len(y))
+    rest, test = train_test_split(rows, test_size=test_fraction, stratify=y, random_state=seed)
+    train, val = train_test_split(
+        rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest], random_state=seed
     )
-    X_tr, X_va, y_tr, y_va = train_test_split(
-        X_rest, y_rest, test_size=val_fraction / (1 - test_fraction), stratify=y_rest, random_state=seed
-    )
-    return X_tr, y_tr, X_va, y_va, X_te, y_te
+    return train, val, test
+
+
+def _check_file(path: Path, what: str) -> Path:
+    if path.suffix.lower() not in _SUFFIXES:
+        raise HpsearchError(f"{path}: unsupported file type `{path.suffix or '(none)'}`; use one of {', '.join(_SUFFIXES)}")
+    if not path.is_file():
+        raise HpsearchError(f"{path}: {what} not found")
+    if path.stat().st_size == 0:
+        raise HpsearchError(f"{path}: the file is empty")
+    return path
+
+
+def _read_source(source: str, target: str | None) -> tuple[str, pd.DataFrame, np.ndarray, list[str] | None, str]:
+    """-> (where, features frame, raw labels, class names if known, sha256)."""
+    if source.startswith("builtin:"):
+        frame, y, classes = _load_builtin(source.removeprefix("builtin:"))
+        return source, frame, y, classes, _sha256_arrays(frame.to_numpy(), y)
+    path = _check_file(Path(source), "data file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        frame, y = _from_matrix(path, _read_npy(path))
+    elif suffix == ".npz":
+        X, y = _read_npz(path)
+        frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    else:
+        frame, y = _from_table(path, _read_table(path), target)
+    if len(frame) == 0:
+        raise HpsearchError(f"{path}: has no data rows")
+    return str(path), frame.reset_index(drop=True), y, None, _sha256_file(path)
 
 
 def load_dataset(
@@ -274,55 +333,38 @@ def load_dataset(
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 42,
+    features: list[str] | None = None,
+    drop: list[str] | None = None,
+    missing: str = "error",
+    positive: str | int | None = None,
 ) -> Dataset:
     """Load `source`, validate it and split it (see the module docstring)."""
-    if source.startswith("builtin:"):
-        name = source.removeprefix("builtin:")
-        X, y_raw, names, class_names = _load_builtin(name)
-        y = np.asarray(y_raw, dtype=np.int64)
-        digest = _sha256_arrays(X, y)
-        where = source
+    where, frame, y_raw, classes, digest = _read_source(source, target)
+    frame = _select(where, frame, features, drop or [])
+    if classes is None:
+        y, classes = _encode_labels(where, y_raw, positive)
     else:
-        path = Path(source)
-        where = str(path)
-        suffix = path.suffix.lower()
-        if suffix not in _SUFFIXES:
-            raise HpsearchError(
-                f"{path}: unsupported file type `{path.suffix or '(none)'}`; use one of {', '.join(_SUFFIXES)}"
-            )
-        if not path.is_file():
-            raise HpsearchError(f"{path}: data file not found")
-        if path.stat().st_size == 0:
-            raise HpsearchError(f"{path}: the file is empty")
-        if suffix == ".npy":
-            X, y_raw, names = _from_matrix(path, _read_npy(path))
-        elif suffix == ".npz":
-            X, y_raw = _read_npz(path)
-            names = [f"x{i}" for i in range(X.shape[1])]
-        else:
-            X, y_raw, names = _from_table(path, _read_table(path), target)
-        if len(X) == 0:
-            raise HpsearchError(f"{path}: has no data rows")
-        y, class_names = _encode_labels(where, y_raw)
-        digest = _sha256_file(path)
-    _check_features(where, X, names)
-    X_tr, y_tr, X_va, y_va, X_te, y_te = split_dataset(
-        X, y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, where=where
-    )
-    f32 = np.float32
+        y = np.asarray(y_raw, dtype=np.int64)
+    kinds = infer_kinds(frame, where)
+    impute = missing == "impute"
+    _check_values(where, frame, kinds, impute)
+    train, val, test = split_dataset(y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, where=where)
+    schema = fit_schema(frame.iloc[train], kinds, impute)
+    numeric = [c for c in schema if c["kind"] == "numeric"]
     return Dataset(
-        X_train=X_tr.astype(f32),
-        y_train=y_tr,
-        X_val=X_va.astype(f32),
-        y_val=y_va,
-        X_test=X_te.astype(f32),
-        y_test=y_te,
-        feature_names=names,
-        class_names=class_names,
+        X_train=encode(frame.iloc[train], schema, where),
+        y_train=y[train],
+        X_val=encode(frame.iloc[val], schema, where),
+        y_val=y[val],
+        X_test=encode(frame.iloc[test], schema, where),
+        y_test=y[test],
+        feature_names=[c["name"] for c in schema],
+        class_names=classes,
         source=source,
         sha256=digest,
-        feature_mean=X_tr.mean(axis=0).astype(f32),
-        feature_var=X_tr.var(axis=0).astype(f32),
+        schema=schema,
+        feature_mean=np.array([c["mean"] for c in numeric], dtype=np.float32),
+        feature_var=np.array([c["var"] for c in numeric], dtype=np.float32),
     )
 
 
@@ -330,20 +372,11 @@ def read_rows(path: str | Path, feature_names: list[str]) -> pd.DataFrame:
     """Read rows to predict on: a table (.csv/.parquet) with named columns, or a
     .npy/.npz matrix whose columns are the features in training order (a trailing
     label column, as in the article's format, is dropped)."""
-    path = Path(path)
+    path = _check_file(Path(path), "input file")
     suffix = path.suffix.lower()
-    if suffix not in _SUFFIXES:
-        raise HpsearchError(f"{path}: unsupported file type `{path.suffix or '(none)'}`; use one of {', '.join(_SUFFIXES)}")
-    if not path.is_file():
-        raise HpsearchError(f"{path}: input file not found")
-    if path.stat().st_size == 0:
-        raise HpsearchError(f"{path}: the file is empty")
     if suffix in _TABLE_SUFFIXES:
         return _read_table(path)
-    if suffix == ".npy":
-        arr = _read_npy(path)
-    else:
-        arr = _read_npz(path)[0]
+    arr = _read_npy(path) if suffix == ".npy" else _read_npz(path)[0]
     if arr.ndim != 2:
         raise HpsearchError(f"{path}: expected a 2-D array, got shape {arr.shape}")
     n = len(feature_names)
@@ -358,20 +391,8 @@ def inputs_from_frame(frame: pd.DataFrame, schema: list[dict], where: str = "inp
     """Raw rows (named columns) -> what the exported model's `predict` takes.
 
     Refuses missing or unexpected columns with one line naming them. `schema` is
-    the model card's `data.schema` (list of {"name", "kind", ...}).
+    the model card's `data.schema`.
     """
-    names = [col["name"] for col in schema]
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        raise HpsearchError(f"{where}: missing column(s) the model needs: {', '.join(missing)}")
-    extra = [str(c) for c in frame.columns if c not in names]
-    if extra:
-        raise HpsearchError(f"{where}: unexpected column(s) the model was not trained on: {', '.join(extra)}")
-    if len(frame) == 0:
-        raise HpsearchError(f"{where}: no rows to predict on")
-    for name in names:
-        if not pd.api.types.is_numeric_dtype(frame[name]) and frame[name].dtype != bool:
-            raise HpsearchError(f"{where}: column `{name}` must be numeric, got e.g. {frame[name].iloc[0]!r}")
-    X = frame[names].to_numpy(dtype=np.float64)
-    _check_features(where, X, names)
-    return X.astype(np.float32)
+    from trainable.columns import to_model_input
+
+    return to_model_input(encode(frame, schema, where))

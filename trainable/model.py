@@ -1,14 +1,19 @@
-"""Hyperparameters -> compiled Keras MLP, with feature scaling inside the model.
+"""Hyperparameters + feature schema -> compiled Keras MLP with preprocessing inside.
 
-Contract: `build_model(hp, n_features, n_classes, mean, variance)` returns a
-compiled `keras.Model` taking raw float features of shape (n, n_features).
-Scaling is a `Normalization` layer whose statistics were fitted on the training
-split only, so the saved model needs no separate preprocessing. Binary tasks
-get one sigmoid unit (probability of class 1), multiclass tasks a softmax.
+Contract: `build_model(hp, schema, n_classes)` returns a compiled `keras.Model`
+that takes RAW features in the form `trainable.columns.encode` produces: a
+float matrix (n, d) for all-numeric data ("matrix" layout), or a dict of one
+(n, 1) array per column ("columns" layout). Inside the model: numeric columns
+are imputed (`Impute`, if the schema has fill values) and normalised
+(`Normalization` with training-split statistics); categorical columns are
+one-hot encoded by `StringLookup` with the training vocabulary (unknown values
+go to an out-of-vocabulary slot). Binary tasks get one sigmoid unit
+(probability of class 1), multiclass tasks a softmax.
 
 Hyperparameter keys: `n_layers`, `units_0` .. `units_{n_layers-1}`,
-`activation`, `dropout`, `l2`, `learning_rate`, `optimizer`. Keras is imported
-inside the function so importing this module stays cheap.
+`activation`, `dropout`, `l2`, `learning_rate`, `optimizer`.
+`load_model(path)` loads an exported model (custom layers registered).
+Keras is imported inside the functions so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -17,11 +22,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["build_model", "layer_widths"]
+from trainable.columns import layout
+
+__all__ = ["build_model", "layer_widths", "load_model"]
 
 
 def layer_widths(hp: dict[str, Any]) -> list[int]:
     return [int(hp[f"units_{i}"]) for i in range(int(hp["n_layers"]))]
+
+
+def load_model(path):
+    """`keras.models.load_model` with hpsearch's custom layers registered."""
+    import trainable.layers  # noqa: F401  (registers hpsearch>Impute)
+    from trainable._quiet import import_keras
+
+    return import_keras().models.load_model(path)
 
 
 def _optimizer(name: str, learning_rate: float):
@@ -37,17 +52,49 @@ def _optimizer(name: str, learning_rate: float):
     return factories[name](learning_rate=learning_rate)
 
 
-def build_model(
-    hp: dict[str, Any],
-    n_features: int,
-    n_classes: int,
-    mean: np.ndarray,
-    variance: np.ndarray,
-):
+def _preprocess(schema: list[dict]):
+    """-> (model inputs, encoded float tensor)."""
     import keras
 
-    inputs = keras.Input(shape=(n_features,), name="features")
-    x = keras.layers.Normalization(mean=mean, variance=variance, name="scale")(inputs)
+    numeric = [c for c in schema if c["kind"] == "numeric"]
+    mean = np.array([c["mean"] for c in numeric], dtype=np.float32)
+    var = np.array([c["var"] for c in numeric], dtype=np.float32)
+    if layout(schema) == "matrix":
+        inputs = keras.Input(shape=(len(schema),), name="features")
+        return inputs, keras.layers.Normalization(mean=mean, variance=var, name="scale")(inputs)
+    from trainable.layers import Impute
+
+    inputs: dict[str, Any] = {}
+    parts = []
+    for c in schema:
+        dtype = "float32" if c["kind"] == "numeric" else "string"
+        inputs[c["input"]] = keras.Input(shape=(1,), name=c["input"], dtype=dtype)
+    if numeric:
+        block = [inputs[c["input"]] for c in numeric]
+        x = keras.layers.Concatenate(name="numeric")(block) if len(block) > 1 else block[0]
+        if any(c.get("fill") is not None for c in numeric):
+            fill = [c.get("fill") or 0.0 for c in numeric]
+            flags = [bool(c.get("indicator")) for c in numeric]
+            x = Impute(fill, flags, name="impute")(x)
+            n_flags = sum(flags)
+            if n_flags:
+                mean = np.concatenate([mean, np.zeros(n_flags, np.float32)])
+                var = np.concatenate([var, np.ones(n_flags, np.float32)])
+        parts.append(keras.layers.Normalization(mean=mean, variance=var, name="scale")(x))
+    for c in schema:
+        if c["kind"] != "numeric":
+            lookup = keras.layers.StringLookup(
+                vocabulary=c["vocabulary"], output_mode="one_hot", num_oov_indices=1, name=f"onehot_{c['input']}"
+            )
+            parts.append(lookup(inputs[c["input"]]))
+    x = keras.layers.Concatenate(name="encoded")(parts) if len(parts) > 1 else parts[0]
+    return inputs, x
+
+
+def build_model(hp: dict[str, Any], schema: list[dict], n_classes: int, steps_per_execution: int = 1):
+    import keras
+
+    inputs, x = _preprocess(schema)
     l2 = float(hp.get("l2", 0.0))
     dropout = float(hp.get("dropout", 0.0))
     for i, width in enumerate(layer_widths(hp)):
@@ -70,5 +117,6 @@ def build_model(
         optimizer=_optimizer(hp["optimizer"], float(hp["learning_rate"])),
         loss=loss,
         metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
     )
     return model

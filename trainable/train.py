@@ -9,6 +9,14 @@ Contract: `train_trial(config, data)` trains ONE Keras model with ONE
 the epoch improves on the best one, so the trial's checkpoint is its best
 epoch. A non-finite loss stops the trial with `diverged: True`.
 
+Faults: the last epoch, or a divergence, always leaves a checkpoint (when there
+is a model to keep) whose state says `finished`, so a trial that Tune restores
+after its driver died (`hpsearch resume`) and that had in fact finished ends at
+once, neither retrained nor reported twice. A retried trial (after an exception
+or a dead worker) continues from its latest checkpoint via `tune.get_checkpoint()`.
+`config["fault"]` (set by the driver from the TEST-ONLY `HPSEARCH_FAULT`
+variable) injects failures: see `_with_fault`.
+
 `config` holds the sampled hyperparameters plus `max_epochs`, `metric`
 (`val_auroc`|`val_accuracy`|`val_loss`), `seed` and `cpus`. `data` is the
 `trainable.data.Dataset`, handed over once through Ray's object store.
@@ -27,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from trainable.columns import to_model_input
 from trainable.metrics import score
 
 __all__ = ["train_trial", "MODEL_FILE", "STATE_FILE"]
@@ -38,7 +47,9 @@ _HIGHER_IS_BETTER = {"val_auroc": True, "val_accuracy": True, "val_loss": False}
 
 def _configure_threads(cpus: int) -> None:
     """Size TensorFlow's pools to the trial's CPUs (only possible before TF starts)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from trainable._quiet import import_keras
+
+    import_keras()
     import tensorflow as tf
 
     try:
@@ -49,24 +60,83 @@ def _configure_threads(cpus: int) -> None:
 
 
 def _node_id() -> str:
+    """The first 12 hex digits of the Ray node this trial runs on (distinct per node)."""
     try:
         import ray
 
+        if not ray.is_initialized():  # the benchmark's bare loop: never start Ray just to ask
+            return "local"
         return ray.get_runtime_context().get_node_id()[:12]
-    except Exception:  # not inside Ray (the benchmark's bare loop)
+    except Exception:
         return "local"
 
 
-def _better(metric: str, new: float, old: float | None) -> bool:
+def _with_fault(report, spec: str):
+    """TEST-ONLY fault injection (`HPSEARCH_FAULT`, see search/driver.py): wrap
+    `report` so that, right after this attempt's first report, the attempt
+    claims the next free slot `DIR/fault-<n>` (exclusive create, so one claim
+    per slot across every worker and retry of the sweep) and fails as
+    `KINDS[n-1]` says: `raise` (an exception in the trial), `sigkill` (the
+    worker process dies) or `none` (no failure: lets a retry through). Spec:
+    `KIND[,KIND...]@DIR`. Once every slot is claimed, attempts run normally."""
+    import signal
+
+    kinds, _, where = spec.partition("@")
+    fired = False
+
+    def report_then_fail(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
+        nonlocal fired
+        report(metrics, checkpoint_dir)
+        if fired:
+            return
+        fired = True
+        for n, kind in enumerate(kinds.split(","), start=1):
+            try:
+                os.close(os.open(os.path.join(where, f"fault-{n}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                continue
+            if kind == "none":
+                return
+            if kind == "sigkill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise RuntimeError(f"HPSEARCH_FAULT: injected failure {n} ({kind})")
+
+    return report_then_fail
+
+
+def _better(metric: str, new: dict[str, float], old: dict[str, float] | None) -> bool:
+    """Is epoch `new` better than the best so far? Ties on the metric go to the
+    other validation number (lower loss, or higher AUROC when ranking by loss),
+    so an AUROC that saturates at 1.0 still keeps improving the checkpoint."""
+    if not math.isfinite(new[metric]):
+        return False
     if old is None:
         return True
-    if not math.isfinite(new):
-        return False
-    return new > old if _HIGHER_IS_BETTER[metric] else new < old
+    tiebreak = "val_auroc" if metric == "val_loss" else "val_loss"
+    sign = 1 if _HIGHER_IS_BETTER[metric] else -1
+    if new[metric] != old[metric]:
+        return sign * new[metric] > sign * old[metric]
+    return -sign * new[tiebreak] > -sign * old[tiebreak]
 
 
 def _worst(metric: str) -> float:
     return 0.0 if _HIGHER_IS_BETTER[metric] else 1e9
+
+
+def _rss_mb() -> float:
+    """This process's resident memory in MB (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _class_weight(y: np.ndarray) -> dict[int, float]:
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.unique(y)
+    return {int(c): float(w) for c, w in zip(classes, compute_class_weight("balanced", classes=classes, y=y))}
 
 
 def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None = None) -> dict[str, Any]:
@@ -77,7 +147,7 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
     """
     import keras
 
-    from trainable.model import build_model
+    from trainable.model import build_model, load_model
 
     started = time.perf_counter()
     keras.backend.clear_session()
@@ -85,14 +155,34 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
     metric = config["metric"]
     max_epochs = int(config["max_epochs"])
     state: dict[str, Any] = {"epoch": 0, "best": None}
+    if config.get("fault"):
+        report = _with_fault(report, config["fault"])
     if restore_dir is not None:
-        model = keras.models.load_model(os.path.join(restore_dir, MODEL_FILE))
         with open(os.path.join(restore_dir, STATE_FILE)) as fh:
             state = json.load(fh)
+        if state.get("finished") or int(state["epoch"]) >= max_epochs:
+            # The trial had ended (its last checkpoint says so) but the sweep was
+            # stopped before Tune recorded it: nothing to train again, nothing to
+            # report (Tune keeps the trial's last result).
+            return {}
+        model = load_model(os.path.join(restore_dir, MODEL_FILE))
     else:
-        model = build_model(config, data.n_features, data.n_classes, data.feature_mean, data.feature_var)
+        # One call into TensorFlow per epoch (steps_per_execution): less Python per batch.
+        steps = max(1, math.ceil(len(data.y_train) / int(config["batch_size"])))
+        model = build_model(config, data.schema, data.n_classes, steps_per_execution=steps)
+    X_val = to_model_input(data.X_val)
     n_params = int(model.count_params())
     node = _node_id()
+    started_at = time.time()
+    # Checkpoint epochs: None = at every improvement; else only at these epochs
+    # (the scheduler's decision points and the last epoch), saving the best
+    # weights kept in memory since the previous checkpoint.
+    milestones = set(config["checkpoint_epochs"]) | {max_epochs} if config.get("checkpoint_epochs") else None
+    best_weights: list | None = None
+    # The weights in the latest checkpoint (the best so far), so that the last
+    # epoch or a divergence can always write a final checkpoint marked
+    # `finished` (see the restore above) without retraining.
+    saved_weights: list | None = model.get_weights() if restore_dir is not None else None
     last: dict[str, Any] = {}
 
     class _Report(keras.callbacks.Callback):
@@ -104,11 +194,11 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
             if diverged:
                 val = {"auroc": float("nan"), "accuracy": float("nan"), "loss": float("nan")}
             else:
-                proba = self.model(data.X_val, training=False)
+                proba = self.model(X_val, training=False)
                 val = score(data.y_val, np.asarray(proba))
                 diverged = not math.isfinite(val["loss"])
             epoch_metrics = {f"val_{k}": v for k, v in val.items()}
-            improved = not diverged and _better(metric, epoch_metrics[metric], (state["best"] or {}).get(metric))
+            improved = not diverged and _better(metric, epoch_metrics, state["best"])
             if improved:
                 state["best"] = {**epoch_metrics, "epoch": epoch + 1}
             state["epoch"] = epoch + 1
@@ -126,28 +216,51 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
                 "train_seconds": time.perf_counter() - started,
                 "node": node,
                 "diverged": diverged,
+                "started_at": started_at,
+                "pid": os.getpid(),
+                "rss_mb": _rss_mb(),
             }
             if diverged:
                 self.model.stop_training = True
+            nonlocal best_weights, saved_weights
+            if milestones is None:
+                due = improved
+            else:
+                if improved:
+                    best_weights = self.model.get_weights()
+                due = best_weights is not None and (epoch + 1) in milestones
+            if diverged or epoch + 1 >= max_epochs:
+                state["finished"] = True
+                due = due or saved_weights is not None or best_weights is not None
+            if not due:
                 report(last, None)
                 return
-            if improved:
-                with tempfile.TemporaryDirectory(prefix="hpsearch-ckpt-") as tmp:
-                    self.model.save(os.path.join(tmp, MODEL_FILE))
-                    with open(os.path.join(tmp, STATE_FILE), "w") as fh:
-                        json.dump(state, fh)
-                    report(last, tmp)
-            else:
-                report(last, None)
+            # Save the best weights so far: this epoch's (improved, every-improvement
+            # policy), those kept since the last milestone, or the last checkpoint's.
+            keep = None if (improved and milestones is None) else (best_weights if best_weights is not None else saved_weights)
+            current = None
+            if keep is not None:
+                current = self.model.get_weights()
+                self.model.set_weights(keep)
+            saved_weights = keep if keep is not None else self.model.get_weights()
+            with tempfile.TemporaryDirectory(prefix="hpsearch-ckpt-") as tmp:
+                self.model.save(os.path.join(tmp, MODEL_FILE))
+                with open(os.path.join(tmp, STATE_FILE), "w") as fh:
+                    json.dump(state, fh)
+                report(last, tmp)
+            if current is not None:
+                self.model.set_weights(current)
+            best_weights = None
 
     if state["epoch"] < max_epochs:
         model.fit(
-            data.X_train,
+            to_model_input(data.X_train),
             data.y_train,
             batch_size=int(config["batch_size"]),
             epochs=max_epochs,
             initial_epoch=int(state["epoch"]),
             shuffle=True,  # shuffles features and labels together
+            class_weight=_class_weight(data.y_train) if config.get("class_weight") == "balanced" else None,
             verbose=0,
             callbacks=[_Report()],
         )

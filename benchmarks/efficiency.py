@@ -1,0 +1,173 @@
+"""Parallel efficiency of an hpsearch sweep against the bare Keras loop, in ONE run.
+
+    uv run python benchmarks/efficiency.py [--trials N] [--epochs E] [--json FILE]
+
+1. Samples N configurations from the default search space once (Optuna, seeded).
+2. (a) Bare loop: trains them one after another in this process with the same
+   trainable code (`trainable.train.fit_and_report`), one TensorFlow thread,
+   and records each trial's seconds (model build + fit + per-epoch validation).
+3. (b) hpsearch: runs `hpsearch run` as a separate command on the same
+   configurations (enqueued in order, no early stopping, no seed trial) with
+   concurrency = CPUs, and reads the timings it leaves behind.
+
+Prints a table and writes JSON with:
+- `efficiency` = sum(bare trial s) / (concurrency x sweep wall s, Ray start excluded)
+- `end_to_end_efficiency` = the same with the whole command's wall time
+- `startup_s`: command start -> first trial running
+- `per_trial_overhead_s` = (concurrency x sweep wall - sum(bare)) / N
+- `peak_rss_mb_per_worker`, `rss_growth_pct` (a worker's RSS after its last
+  trial vs after its first; reused workers run many trials)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def sample_configs(n: int, seed: int) -> list[dict]:
+    import optuna
+
+    from search.config import load_config
+    from search.space import define_by_run
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = define_by_run(load_config().space)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    configs = []
+    for _ in range(n):
+        trial = study.ask()
+        space(trial)
+        configs.append(dict(trial.params))
+        study.tell(trial, 0.0)
+    return configs
+
+
+def bare_loop(configs: list[dict], epochs: int) -> list[float]:
+    os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    from search.config import load_config
+    from search.driver import load_data
+    from trainable.train import _configure_threads, fit_and_report
+
+    _configure_threads(1)
+    data = load_data(load_config())
+    seconds = []
+    for hp in configs:
+        config = {**hp, "max_epochs": epochs, "metric": "val_auroc", "seed": 0, "cpus": 1}
+        start = time.perf_counter()
+        fit_and_report(config, data, lambda metrics, ckpt: None)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
+    cfg = {
+        "name": "efficiency",
+        "results_dir": str(workdir),
+        "search": {
+            "trials": len(configs),
+            "seed_trial": False,
+            "enqueue": configs,
+            "early_stopping": {"enabled": False},
+        },
+        "train": {"max_epochs": epochs},
+    }
+    path = workdir / "efficiency.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ}
+    env.pop("RAY_ADDRESS", None)
+    start = time.time()
+    proc = subprocess.run(
+        [sys.executable, "-m", "search.cli", "run", str(path), "--overwrite"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    end = time.time()
+    if proc.returncode != 0:
+        sys.exit(f"hpsearch run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    out = workdir / "efficiency"
+    timings = json.loads((out / "timings.json").read_text())
+    trials = []
+    for trial_dir in sorted((out / "tune").glob("trial_*")):
+        lines = [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines() if line.strip()]
+        if lines:
+            trials.append(lines)
+    return {"start": start, "end": end, "timings": timings, "trials": trials}
+
+
+def summarise(bare: list[float], sweep: dict, concurrency: int) -> dict:
+    t = sweep["timings"]
+    trials = sweep["trials"]
+    first_running = min(lines[0]["started_at"] for lines in trials)
+    sweep_wall = t["fit_end"] - t["ray_ready"]
+    e2e_wall = sweep["end"] - sweep["start"]
+    by_pid: dict[int, list[tuple[float, float]]] = {}
+    for lines in trials:
+        last = lines[-1]
+        by_pid.setdefault(last["pid"], []).append((last["started_at"], last["rss_mb"]))
+    growth = []
+    for runs in by_pid.values():
+        runs.sort()
+        if len(runs) >= 2:
+            growth.append(100.0 * (runs[-1][1] - runs[0][1]) / runs[0][1])
+    total_bare = sum(bare)
+    return {
+        "trials": len(bare),
+        "concurrency": concurrency,
+        "bare_total_s": round(total_bare, 2),
+        "bare_median_trial_s": round(statistics.median(bare), 3),
+        "ideal_s": round(total_bare / concurrency, 2),
+        "sweep_wall_s": round(sweep_wall, 2),
+        "end_to_end_wall_s": round(e2e_wall, 2),
+        "ray_start_s": round(t["ray_ready"] - t["ray_init_start"], 2),
+        "startup_s": round(first_running - sweep["start"], 2),
+        "efficiency": round(total_bare / (concurrency * sweep_wall), 3),
+        "end_to_end_efficiency": round(total_bare / (concurrency * e2e_wall), 3),
+        "per_trial_overhead_s": round((concurrency * sweep_wall - total_bare) / len(bare), 3),
+        "workers": len(by_pid),
+        "peak_rss_mb_per_worker": round(max(r for runs in by_pid.values() for _, r in runs), 1),
+        "rss_growth_pct": round(max(growth), 2) if growth else None,
+        "sweep_median_trial_s": round(statistics.median(lines[-1]["train_seconds"] for lines in trials), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    concurrency = os.cpu_count() or 1
+    configs = sample_configs(args.trials, args.seed)
+    with tempfile.TemporaryDirectory(prefix="hpsearch-bench-") as tmp:
+        sweep = hpsearch_sweep(configs, args.epochs, Path(tmp))
+        bare = bare_loop(configs, args.epochs)
+        result = summarise(bare, sweep, concurrency)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"hpsearch efficiency: {args.trials} trials x {args.epochs} epochs, {concurrency} CPUs")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, str(value))
+    Console().print(table)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""hpsearch beside its peers on the same budget, in ONE run.
+
+    uv run --group bench python benchmarks/peers.py [--trials N] [--epochs E] [--json FILE]
+
+Same trials, epochs, data split (the built-in dataset, 70/15/15) and model
+builder (`trainable.model.build_model`) for every tool; each tool runs as its
+own command, so wall time includes Python, TensorFlow import and (for
+hpsearch) Ray start:
+- KerasTuner `RandomSearch` (sequential, as KerasTuner runs on one machine),
+- Optuna standalone, `n_jobs` = CPUs (threads in one process),
+- hpsearch (`hpsearch run`, concurrency = CPUs, no early stopping).
+Prints wall time and best validation AUROC of each (AUROC by scikit-learn on
+the validation split, the same code for all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TOOLS = ("keras_tuner", "optuna", "hpsearch")
+
+
+def _setup(threads: int):
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
+    from trainable._quiet import import_keras
+
+    keras = import_keras()
+    from search.config import load_config
+    from search.driver import load_data
+
+    return keras, load_data(load_config())
+
+
+def _val_auroc(model, data) -> float:
+    import numpy as np
+
+    from trainable.metrics import score
+
+    return score(data.y_val, np.asarray(model(data.X_val, training=False)))["auroc"]
+
+
+def run_keras_tuner(trials: int, epochs: int, workdir: Path) -> float:
+    keras, data = _setup(os.cpu_count() or 1)
+    import keras_tuner as kt
+
+    from trainable.model import build_model
+
+    def hypermodel(hp):
+        n = hp.Int("n_layers", 1, 4)
+        config = {
+            "n_layers": n,
+            **{f"units_{i}": hp.Int(f"units_{i}", 8, 512, sampling="log") for i in range(n)},
+            "activation": hp.Choice("activation", ["relu", "gelu", "tanh", "selu"]),
+            "dropout": hp.Float("dropout", 0.0, 0.5),
+            "l2": hp.Float("l2", 1e-6, 1e-2, sampling="log"),
+            "learning_rate": hp.Float("learning_rate", 1e-4, 3e-2, sampling="log"),
+            "optimizer": hp.Choice("optimizer", ["adam", "adamw", "rmsprop", "sgd"]),
+        }
+        model = build_model(config, data.schema, data.n_classes)
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=[keras.metrics.AUC(name="auc")])
+        return model
+
+    class _Tuner(kt.RandomSearch):
+        def run_trial(self, trial, *args, **kwargs):
+            kwargs["batch_size"] = trial.hyperparameters.Choice("batch_size", [16, 32, 64, 128])
+            return super().run_trial(trial, *args, **kwargs)
+
+    tuner = _Tuner(
+        hypermodel, objective=kt.Objective("val_auc", "max"), max_trials=trials, seed=0,
+        directory=str(workdir), project_name="kt", overwrite=True,
+    )
+    tuner.search(data.X_train, data.y_train, epochs=epochs, validation_data=(data.X_val, data.y_val), verbose=0)
+    return _val_auroc(tuner.get_best_models(1)[0], data)
+
+
+def run_optuna(trials: int, epochs: int, workdir: Path) -> float:
+    keras, data = _setup(1)
+    import optuna
+
+    from search.config import load_config
+    from search.space import define_by_run
+    from trainable.model import build_model
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = define_by_run(load_config().space)
+
+    def objective(trial):
+        space(trial)
+        model = build_model(trial.params, data.schema, data.n_classes)
+        model.fit(data.X_train, data.y_train, batch_size=trial.params["batch_size"], epochs=epochs, verbose=0)
+        return _val_auroc(model, data)
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+    study.optimize(objective, n_trials=trials, n_jobs=os.cpu_count() or 1)
+    return float(study.best_value)
+
+
+def run_hpsearch(trials: int, epochs: int, workdir: Path) -> float:
+    import pandas as pd
+
+    args = [sys.executable, "-m", "search.cli", "run", "--name", "peers", "--results-dir", str(workdir),
+            "--trials", str(trials), "--max-epochs", str(epochs), "--overwrite"]
+    cfg = workdir / "peers.yaml"
+    cfg.write_text("search:\n  early_stopping:\n    enabled: false\n")
+    subprocess.run([*args[:4], str(cfg), *args[4:]], check=True, cwd=ROOT, capture_output=True)
+    board = pd.read_csv(workdir / "peers" / "leaderboard.csv")
+    return float(board["val_auroc"].max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--only", choices=TOOLS, help=argparse.SUPPRESS)  # one tool, in a child process
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    runners = {"keras_tuner": run_keras_tuner, "optuna": run_optuna, "hpsearch": run_hpsearch}
+    if args.only:
+        print(json.dumps({"best_val_auroc": runners[args.only](args.trials, args.epochs, args.workdir)}))
+        return
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="hpsearch-peers-") as tmp:
+        for tool in TOOLS:
+            workdir = Path(tmp) / tool
+            workdir.mkdir()
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, __file__, "--only", tool, "--trials", str(args.trials), "--epochs", str(args.epochs),
+                 "--workdir", str(workdir)],
+                capture_output=True, text=True, cwd=ROOT,
+            )
+            wall = time.perf_counter() - start
+            if proc.returncode != 0:
+                sys.exit(f"{tool} failed:\n{proc.stderr[-3000:]}")
+            best = json.loads(proc.stdout.strip().splitlines()[-1])["best_val_auroc"]
+            results[tool] = {"wall_s": round(wall, 2), "best_val_auroc": round(best, 4)}
+    for tool in TOOLS:
+        results[tool]["vs_hpsearch"] = round(results[tool]["wall_s"] / results["hpsearch"]["wall_s"], 2)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"peers: {args.trials} trials x {args.epochs} epochs, {os.cpu_count()} CPUs")
+    for col in ("tool", "wall s", "best val AUROC", "wall / hpsearch wall"):
+        table.add_column(col, justify="left" if col == "tool" else "right")
+    for tool, r in results.items():
+        table.add_row(tool, f"{r['wall_s']:.1f}", f"{r['best_val_auroc']:.4f}", f"{r['vs_hpsearch']:.2f}")
+    Console().print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Review and pick on ONE real tiny sweep (real Ray, real TensorFlow, real files).
+
+The module-scoped `swept` fixture runs the sweep once; every test reads it.
+The commands run in-process through typer's CliRunner (same error boundary as
+the installed `hpsearch`, without paying TensorFlow's import once per command).
+`pick` replaces `best/`, so it works on a copy of the sweep folder.
+"""
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from conftest import tiny_overrides
+from search.cli import app
+from search.config import load_config
+
+pytestmark = pytest.mark.slow
+
+
+def hpsearch(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def swept(ray_session, tmp_path_factory):
+    from search.driver import load_data, run_sweep
+
+    tmp = tmp_path_factory.mktemp("review")
+    cfg = load_config(None, tiny_overrides(tmp, name="review"))
+    outcome = run_sweep(cfg)
+    return outcome.out_dir, load_data(cfg)
+
+
+def _best_model(out):
+    from trainable.model import load_model
+
+    return load_model(out / "best" / "model.keras")
+
+
+def test_leaderboard_carries_validation_intervals_and_ties(swept):
+    out, _ = swept
+    board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str})
+    lo, hi = board["val_auroc_ci95_lo"], board["val_auroc_ci95_hi"]
+    assert lo.notna().all() and hi.notna().all()
+    assert ((lo <= board["val_auroc"] + 1e-6) & (board["val_auroc"] <= hi + 1e-6)).all()
+    overlap = (hi >= lo[0]) & (lo <= hi[0])
+    assert list(board["tied_with_best"]) == list(overlap) and board.loc[0, "tied_with_best"]
+
+    result = hpsearch("leaderboard", out, "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["trial_id"] for r in rows] == list(board["trial_id"])
+    assert {"val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best"} <= set(rows[0])
+    assert isinstance(rows[0]["tied_with_best"], bool)
+
+
+def test_model_card_has_clinical_metrics_at_a_validation_threshold(swept):
+    from search.export import predict_proba
+    from trainable.metrics import choose_threshold, clinical_metrics
+
+    out, data = swept
+    card = json.loads((out / "best" / "model_card.json").read_text())
+    test, thr = card["test"], card["threshold"]
+    for key in ("auroc", "auroc_ci95", "auprc", "sensitivity", "specificity", "ppv", "npv", "brier",
+                "calibration_slope", "calibration_intercept"):
+        assert key in test, key
+    lo, hi = test["auroc_ci95"]
+    assert lo <= test["auroc"] <= hi and test["auroc"] > 0.9
+    assert thr["chosen_on"] == "validation" and thr["method"] == "youden" and thr["positive_class"] == "malignant"
+
+    model = _best_model(out)
+    val_proba = predict_proba(model, data.X_val)
+    assert thr["value"] == pytest.approx(choose_threshold(data.y_val, val_proba, method="youden"))
+    again = clinical_metrics(data.y_test, predict_proba(model, data.X_test), threshold=thr["value"], n_boot=2000, seed=0)
+    for key in ("sensitivity", "specificity", "ppv", "npv", "brier", "auroc_ci95", "confusion"):
+        assert again[key] == pytest.approx(test[key]), key
+    text = (out / "best" / "model_card.md").read_text()
+    assert f"{thr['value']:.4f}" in text and "95% CI" in text and card["trial_id"] in text
+
+
+def test_report_is_one_offline_html_file_with_its_plots(swept):
+    out, _ = swept
+    page = (out / "report.html").read_text()  # written by run_sweep
+    assert page.count("plotly.js v") == 1  # the library, inlined once
+    assert not re.search(r"<script[^>]+src=", page)  # nothing fetched (no CDN)
+    assert page.count('class="plotly-graph-div"') >= 6  # ROC, calibration, learning curves, 3 optuna plots
+    for title in ("ROC, test split", "Calibration, test split", "Learning curves", "Optimisation history",
+                  "Parallel coordinates", "Hyperparameter importance", "tied with the best"):
+        assert title in page, title
+    before = (out / "report.html").stat().st_mtime_ns
+    result = hpsearch("report", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "report.html").stat().st_mtime_ns > before
+
+
+def test_export_any_trial_and_refuse_bad_targets(swept, tmp_path):
+    out, _ = swept
+    board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str})
+    second = board.loc[1, "trial_id"]
+    result = hpsearch("export", out, "--trial", second, "--out", tmp_path / "second", "--target-sensitivity", "0.95")
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "second" / "model_card.json").read_text())
+    assert card["trial_id"] == second and card["threshold"]["method"] == "target_sensitivity"
+    assert card["validation"]["sensitivity"] >= 0.95
+    assert card["validation"]["val_auroc"] == pytest.approx(board.loc[1, "val_auroc"], abs=1e-5)
+    assert (tmp_path / "second" / "model.keras").is_file() and (tmp_path / "second" / "model_card.md").is_file()
+
+    keep = tmp_path / "precious"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    for args, expected in (
+        (["--trial", "nope", "--out", tmp_path / "x"], "no trial 'nope'"),
+        (["--out", keep], "holds no exported model"),
+        (["--out", tmp_path / "y", "--target-sensitivity", "1.5"], "--target-sensitivity must be in (0, 1]"),
+    ):
+        result = hpsearch("export", out, *args)
+        assert result.exit_code == 2 and expected in result.stderr, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert (keep / "notes.txt").read_text() == "mine" and not (tmp_path / "x").exists()
+
+
+def test_predict_reproduces_the_models_own_test_predictions(swept, tmp_path):
+    from search.export import predict_proba
+    from trainable.metrics import clinical_metrics
+
+    out, data = swept
+    card = json.loads((out / "best" / "model_card.json").read_text())
+    rows = pd.DataFrame(data.X_test, columns=data.feature_names)  # scikit-learn's feature names
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    result = hpsearch("predict", out / "best", tmp_path / "rows.csv", "--out", tmp_path / "pred.csv")
+    assert result.exit_code == 0, result.output
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert list(pred.columns) == ["proba_benign", "proba_malignant", "predicted"]
+    expected = predict_proba(_best_model(out), data.X_test).reshape(-1)
+    assert np.array_equal(pred["proba_malignant"].to_numpy(), expected)
+    assert np.allclose(pred["proba_benign"] + pred["proba_malignant"], 1.0)
+    called = pred["predicted"] == "malignant"
+    assert (called == (pred["proba_malignant"] >= card["threshold"]["value"])).all()
+    again = clinical_metrics(data.y_test, pred["proba_malignant"].to_numpy(), threshold=card["threshold"]["value"],
+                             n_boot=100, seed=0)
+    assert again["confusion"] == card["test"]["confusion"]
+
+    np.save(tmp_path / "rows.npy", np.column_stack([data.X_test, data.y_test]))  # article format: label last
+    result = hpsearch("predict", out / "best", tmp_path / "rows.npy")
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(pd.read_csv(__import__("io").StringIO(result.stdout))["proba_malignant"], expected)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda f: f.drop(columns=["mean radius"]), "missing column(s) the model needs: mean radius"),
+        (lambda f: f.assign(diagnosis=0), "unexpected column(s) the model was not trained on: diagnosis"),
+    ],
+)
+def test_predict_refuses_a_wrong_schema_and_writes_nothing(swept, tmp_path, change, expected):
+    out, data = swept
+    change(pd.DataFrame(data.X_test, columns=data.feature_names)).to_csv(tmp_path / "rows.csv", index=False)
+    result = hpsearch("predict", out / "best", tmp_path / "rows.csv", "--out", tmp_path / "pred.csv")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"hpsearch: error: {tmp_path / 'rows.csv'}: {expected}"
+    assert not (tmp_path / "pred.csv").exists()
+
+
+def test_pick_retrains_the_top_configurations_and_exports_the_winner(swept, tmp_path):
+    out, _ = swept
+    copy = tmp_path / "review"
+    shutil.copytree(out, copy)
+    result = hpsearch("pick", copy, "--top-k", "2", "--repeats", "2")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(copy / "pick.csv", dtype={"trial_id": str, "values": str})
+    board = pd.read_csv(copy / "leaderboard.csv", dtype={"trial_id": str})
+    assert set(table["trial_id"]) == set(board["trial_id"][:2]) and list(table["rank"]) == [1, 2]
+    assert (table["n_ok"] == 2).all() and (table["seeds"] == "1 2").all()
+    for _, row in table.iterrows():
+        values = [float(v) for v in row["values"].split()]
+        assert row["mean_val_auroc"] == pytest.approx(np.mean(values), abs=1e-4)
+        assert row["std_val_auroc"] == pytest.approx(np.std(values, ddof=1), abs=1e-4)
+    assert table["mean_val_auroc"].is_monotonic_decreasing
+    card = json.loads((copy / "best" / "model_card.json").read_text())
+    assert card["trial_id"] == table.loc[0, "trial_id"] and card["training_seed"] == table.loc[0, "best_seed"]
+    assert card["pick"]["seeds"] == [1, 2] and card["pick"]["mean"] == pytest.approx(table.loc[0, "mean_val_auroc"], abs=1e-5)
+    assert len(list((copy / "pick").glob("pick_*_s*"))) == 4
+    assert "Robust pick" in (copy / "report.html").read_text()
