@@ -13,7 +13,10 @@
 Prints a table and writes JSON with:
 - `efficiency` = sum(bare trial s) / (concurrency x sweep wall s, Ray start excluded)
 - `end_to_end_efficiency` = the same with the whole command's wall time
-- `startup_s`: command start -> first trial running
+- `startup_s`: command start -> first trial running (its function entered)
+- `first_epoch_s`: command start -> first epoch finished (TensorFlow imported
+  in the worker, model built and traced)
+- `after_sweep_s`: final leaderboard, validation intervals, export and report
 - `per_trial_overhead_s` = (concurrency x sweep wall - sum(bare)) / N
 - `peak_rss_mb_per_worker`, `rss_growth_pct` (a worker's RSS after its last
   trial vs after its first; reused workers run many trials)
@@ -110,7 +113,8 @@ def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
 def summarise(bare: list[float], sweep: dict, concurrency: int) -> dict:
     t = sweep["timings"]
     trials = sweep["trials"]
-    first_running = min(lines[0]["started_at"] for lines in trials)
+    first_running = min(lines[0]["entered_at"] for lines in trials)
+    first_epoch = min(lines[0]["started_at"] + lines[0]["train_seconds"] for lines in trials)
     sweep_wall = t["fit_end"] - t["ray_ready"]
     e2e_wall = sweep["end"] - sweep["start"]
     by_pid: dict[int, list[tuple[float, float]]] = {}
@@ -133,6 +137,8 @@ def summarise(bare: list[float], sweep: dict, concurrency: int) -> dict:
         "end_to_end_wall_s": round(e2e_wall, 2),
         "ray_start_s": round(t["ray_ready"] - t["ray_init_start"], 2),
         "startup_s": round(first_running - sweep["start"], 2),
+        "first_epoch_s": round(first_epoch - sweep["start"], 2),
+        "after_sweep_s": round(t["finish_end"] - t["fit_end"], 2),
         "efficiency": round(total_bare / (concurrency * sweep_wall), 3),
         "end_to_end_efficiency": round(total_bare / (concurrency * e2e_wall), 3),
         "per_trial_overhead_s": round((concurrency * sweep_wall - total_bare) / len(bare), 3),

@@ -285,7 +285,7 @@ def _make_tuner(cfg: Config, data: Dataset, out: Path, callbacks: list, location
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-    from ray.tune.search.optuna import OptunaSearch
+    from search._searcher import FinalScoreOptunaSearch
 
     from search.space import define_by_run, seed_point
 
@@ -295,7 +295,7 @@ def _make_tuner(cfg: Config, data: Dataset, out: Path, callbacks: list, location
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     tune_metric = f"best_{cfg.search.metric}"
     storage = optuna.storages.RDBStorage(f"sqlite:///{out / STUDY_FILE}")
-    searcher = OptunaSearch(
+    searcher = FinalScoreOptunaSearch(
         define_by_run(cfg.space),
         metric=tune_metric,
         mode=cfg.search.mode,
@@ -443,8 +443,10 @@ def run_sweep(
     if results is None:
         return _interrupted(out, started)
     timings["fit_end"] = time.time()
+    outcome = _finish(cfg, data, out, results, started)
+    timings["finish_end"] = time.time()  # leaderboard, intervals, export, report
     (out / TIMINGS_FILE).write_text(json.dumps(timings) + "\n")
-    return _finish(cfg, data, out, results, started)
+    return outcome
 
 
 def _fit(tuner, out: Path, on_update):

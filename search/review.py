@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from search.config import Config, load_config
@@ -142,9 +143,14 @@ def open_sweep(results_dir: str | Path) -> Sweep:
     return Sweep(path.resolve(), load_config(config_file), board)
 
 
-def _predict_split(checkpoint: Path, X) -> Any:
+def _validation_proba(checkpoint: Path, X) -> Any:
     from search.export import predict_proba
     from trainable.model import load_model
+    from trainable.train import VAL_PROBA_FILE
+
+    saved = checkpoint / VAL_PROBA_FILE
+    if saved.is_file():  # saved by the trial with its checkpoint: no model to load
+        return np.load(saved, allow_pickle=False)
 
     model = load_model(checkpoint / _MODEL_FILE)
     return predict_proba(model, X)
@@ -160,7 +166,7 @@ def validation_intervals(board: pd.DataFrame, data, settings, sweep_dir: str | P
             checkpoint = _checkpoint(sweep_dir, row)
         except HpsearchError:
             continue  # no model to score: the trial gets no interval (and no tie flag)
-        proba = _predict_split(checkpoint, data.X_val)
+        proba = _validation_proba(checkpoint, data.X_val)
         lo, hi = auroc_ci(data.y_val, proba, n_boot=settings.n_boot, seed=settings.seed)
         if not (math.isnan(lo) or math.isnan(hi)):
             intervals[str(row["trial_id"])] = (lo, hi)

@@ -26,6 +26,7 @@ driver's CLI path.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -38,10 +39,11 @@ import numpy as np
 from trainable.columns import to_model_input
 from trainable.metrics import score
 
-__all__ = ["train_trial", "MODEL_FILE", "STATE_FILE"]
+__all__ = ["train_trial", "MODEL_FILE", "STATE_FILE", "VAL_PROBA_FILE"]
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "state.json"
+VAL_PROBA_FILE = "val_proba.npy"  # the checkpointed model's validation-split probabilities
 _HIGHER_IS_BETTER = {"val_auroc": True, "val_accuracy": True, "val_loss": False}
 
 
@@ -151,6 +153,7 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
 
     started = time.perf_counter()
     keras.backend.clear_session()
+    gc.collect()  # a reused worker: free the previous trial's graphs before building
     keras.utils.set_random_seed(int(config["seed"]))
     metric = config["metric"]
     max_epochs = int(config["max_epochs"])
@@ -183,6 +186,7 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
     # epoch or a divergence can always write a final checkpoint marked
     # `finished` (see the restore above) without retraining.
     saved_weights: list | None = model.get_weights() if restore_dir is not None else None
+    best_proba: np.ndarray | None = None
     last: dict[str, Any] = {}
 
     class _Report(keras.callbacks.Callback):
@@ -199,8 +203,10 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
                 diverged = not math.isfinite(val["loss"])
             epoch_metrics = {f"val_{k}": v for k, v in val.items()}
             improved = not diverged and _better(metric, epoch_metrics, state["best"])
+            nonlocal best_proba
             if improved:
                 state["best"] = {**epoch_metrics, "epoch": epoch + 1}
+                best_proba = np.asarray(proba)
             state["epoch"] = epoch + 1
             best = state["best"] or {"val_auroc": _worst("val_auroc"), "val_accuracy": 0.0, "val_loss": 1e9, "epoch": 0}
             last = {
@@ -217,6 +223,7 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
                 "node": node,
                 "diverged": diverged,
                 "started_at": started_at,
+                "entered_at": config.get("entered_at", started_at),
                 "pid": os.getpid(),
                 "rss_mb": _rss_mb(),
             }
@@ -247,6 +254,8 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
                 self.model.save(os.path.join(tmp, MODEL_FILE))
                 with open(os.path.join(tmp, STATE_FILE), "w") as fh:
                     json.dump(state, fh)
+                if best_proba is not None:  # the saved model's validation predictions
+                    np.save(os.path.join(tmp, VAL_PROBA_FILE), best_proba)
                 report(last, tmp)
             if current is not None:
                 self.model.set_weights(current)
@@ -269,6 +278,7 @@ def fit_and_report(config: dict[str, Any], data, report, restore_dir: str | None
 
 def train_trial(config: dict[str, Any], data) -> None:
     """Ray Tune function trainable (wrap with `tune.with_parameters(train_trial, data=...)`)."""
+    config = {**config, "entered_at": time.time()}  # the trial is running (before TF is imported)
     _configure_threads(max(1, int(config.get("cpus", 1))))
     from ray import tune
 
