@@ -151,11 +151,11 @@ def _run(cfg, address: Optional[str], overwrite: bool, *, storage: Optional[str]
     if outcome.interrupted:
         if len(board):
             console.print(render(board.head(5), "table", columns=[c for c in _LEADERBOARD_VIEW if c in board.columns],
-                                 title="top 5 finished trials"), end="")
+                                 title="top 5 finished trials"), end="", soft_wrap=True)
         typer.echo(f"leaderboard: {outcome.out_dir / 'leaderboard.csv'}  ({len(board)} trials finished)", err=True)
         typer.echo(f"interrupted: resume with: hpsearch resume {outcome.out_dir}", err=True)  # one line, unwrapped
         raise typer.Exit(130)
-    console.print(render(board.head(5), "table", columns=_LEADERBOARD_VIEW, title="top 5 trials"), end="")
+    console.print(render(board.head(5), "table", columns=_LEADERBOARD_VIEW, title="top 5 trials"), end="", soft_wrap=True)
     if outcome.card is not None:
         test = outcome.card["test"]
         console.print(
@@ -255,7 +255,7 @@ def pick(
         metric = outcome.card["metric"]
         view = ["rank", "trial_id", f"mean_{metric}", f"std_{metric}", "values", "n_ok", f"sweep_{metric}",
                 "sweep_rank", "units", "activation", "learning_rate", "optimizer"]
-        console.print(render(table, "table", columns=[c for c in view if c in table.columns], title="robust pick"), end="")
+        console.print(render(table, "table", columns=[c for c in view if c in table.columns], title="robust pick"), end="", soft_wrap=True)
         console.print(f"winner: trial {outcome.card['trial_id']} (seed {outcome.card['training_seed']}) "
                       f"-> {outcome.best_dir / 'model.keras'}  ({outcome.wall_seconds:.0f} s)")
         console.print(f"pick table: {Path(results_dir) / 'pick.csv'}")

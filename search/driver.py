@@ -209,6 +209,11 @@ def _local_workers_use_this_python() -> None:
 
 
 def init_ray(address: str | None, cfg: Config) -> None:
+    # Tune's own console output is off (hpsearch shows its progress), and of its
+    # per-trial loggers only the JSON one runs (result.json feeds the report and
+    # the benchmarks; `_make_tuner` adds it): no CSV or TensorBoard files.
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     address = address or os.environ.get("RAY_ADDRESS") or None
     if not address:
         _local_workers_use_this_python()
@@ -290,9 +295,6 @@ def _make_tuner(cfg: Config, data: Dataset, out: Path, callbacks: list, location
     from search.space import define_by_run, seed_point
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # Per-trial loggers: only the JSON one (result.json feeds the report and the
-    # benchmarks); Tune's default CSV and TensorBoard loggers are not used.
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     tune_metric = f"best_{cfg.search.metric}"
     storage = optuna.storages.RDBStorage(f"sqlite:///{out / STUDY_FILE}")
     searcher = FinalScoreOptunaSearch(
@@ -569,7 +571,6 @@ def resume_sweep(
     if on_start:
         on_start(cfg, data)
     init_ray(address, cfg)
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # as in _make_tuner: result.json only
     tuner = tune.Tuner.restore(experiment, trainable=_trainable(cfg, data), resume_errored=True)
     results = _fit(tuner, out, on_update)
     if results is None:
