@@ -8,9 +8,10 @@ imported inside the commands, so `hpsearch --help` answers at once.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -36,7 +37,21 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-@app.command()
+def _command(fn: Callable) -> Callable:
+    """Register `fn` as a command behind the error boundary: a user mistake
+    (`HpsearchError`) becomes one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HpsearchError as exc:
+            _fail(str(exc))
+
+    return app.command()(guarded)
+
+
+@_command
 def run(
     config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: configs/breast_cancer.yaml).")] = None,
     name: Annotated[Optional[str], typer.Option(help="Sweep name: outputs go to RESULTS_DIR/NAME.")] = None,
@@ -64,31 +79,25 @@ def run(
     }
     if data and not name and config is None:
         overrides["name"] = Path(data).stem if not data.startswith("builtin:") else data.removeprefix("builtin:")
-    try:
-        from search.config import load_config
+    from search.config import load_config
 
-        cfg = load_config(config, overrides)
-        _run(cfg, address, overwrite, storage=storage)
-    except HpsearchError as exc:
-        _fail(str(exc))
+    cfg = load_config(config, overrides)
+    _run(cfg, address, overwrite, storage=storage)
 
 
-@app.command()
+@_command
 def resume(
     results_dir: Annotated[Path, typer.Argument(help="The interrupted sweep's folder, e.g. results/breast_cancer.")],
     address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
 ) -> None:
     """Continue an interrupted or killed sweep: finished trials are kept, the others run."""
-    try:
-        from search.driver import sweep_finished
+    from search.driver import sweep_finished
 
-        if results_dir.is_dir() and sweep_finished(results_dir):
-            typer.echo(f"{results_dir}: the sweep already finished; nothing to resume "
-                       f"(leaderboard: {results_dir / 'leaderboard.csv'})", err=True)
-            return
-        _run(None, address, False, resume_dir=results_dir)
-    except HpsearchError as exc:
-        _fail(str(exc))
+    if results_dir.is_dir() and sweep_finished(results_dir):
+        typer.echo(f"{results_dir}: the sweep already finished; nothing to resume "
+                   f"(leaderboard: {results_dir / 'leaderboard.csv'})", err=True)
+        return
+    _run(None, address, False, resume_dir=results_dir)
 
 
 def _run(cfg, address: Optional[str], overwrite: bool, *, storage: Optional[str] = None,
@@ -171,7 +180,7 @@ def _run(cfg, address: Optional[str], overwrite: bool, *, storage: Optional[str]
         raise typer.Exit(1)
 
 
-@app.command()
+@_command
 def leaderboard(
     results_dir: Annotated[Path, typer.Argument(help="A sweep's folder, e.g. results/breast_cancer.")],
     top: Annotated[Optional[int], typer.Option(help="Show only the first N rows.")] = None,
@@ -179,25 +188,22 @@ def leaderboard(
     format: Annotated[str, typer.Option("--format", help="table, csv, json or markdown.")] = "table",
 ) -> None:
     """Show a sweep's leaderboard (while it runs: the trials finished so far)."""
-    try:
-        from search.leaderboard import read_leaderboard, render
+    from search.leaderboard import read_leaderboard, render
 
-        if format not in ("table", "csv", "json", "markdown"):
-            raise HpsearchError(f"--format must be one of table, csv, json, markdown; got {format!r}")
-        frame = read_leaderboard(results_dir)
-        if sort:
-            if sort not in frame.columns:
-                raise HpsearchError(f"--sort: no column {sort!r}; columns are: {', '.join(frame.columns)}")
-            ascending = sort in ("val_loss", "rank", "train_seconds", "n_params")
-            frame = frame.sort_values(sort, ascending=ascending, na_position="last", kind="stable")
-        if top is not None:
-            if top < 1:
-                raise HpsearchError(f"--top must be >= 1, got {top}")
-            frame = frame.head(top)
-        columns = [c for c in _LEADERBOARD_VIEW if c in frame.columns] if format in ("table", "markdown") else None
-        typer.echo(render(frame, format, columns=columns), nl=False if format == "table" else True)
-    except HpsearchError as exc:
-        _fail(str(exc))
+    if format not in ("table", "csv", "json", "markdown"):
+        raise HpsearchError(f"--format must be one of table, csv, json, markdown; got {format!r}")
+    frame = read_leaderboard(results_dir)
+    if sort:
+        if sort not in frame.columns:
+            raise HpsearchError(f"--sort: no column {sort!r}; columns are: {', '.join(frame.columns)}")
+        ascending = sort in ("val_loss", "rank", "train_seconds", "n_params")
+        frame = frame.sort_values(sort, ascending=ascending, na_position="last", kind="stable")
+    if top is not None:
+        if top < 1:
+            raise HpsearchError(f"--top must be >= 1, got {top}")
+        frame = frame.head(top)
+    columns = [c for c in _LEADERBOARD_VIEW if c in frame.columns] if format in ("table", "markdown") else None
+    typer.echo(render(frame, format, columns=columns), nl=False if format == "table" else True)
 
 
 def _print_review(console, card: dict | None, out_dir: Path) -> None:
@@ -214,20 +220,17 @@ def _print_review(console, card: dict | None, out_dir: Path) -> None:
         console.print(f"report: {out_dir / 'report.html'}")
 
 
-@app.command()
+@_command
 def report(
     results_dir: Annotated[Path, typer.Argument(help="A sweep's folder, e.g. results/breast_cancer.")],
 ) -> None:
     """Write RESULTS_DIR/report.html: plots and clinical metrics, one file that opens offline."""
-    try:
-        from search.report import write_report
+    from search.report import write_report
 
-        typer.echo(f"report: {write_report(results_dir)}")
-    except HpsearchError as exc:
-        _fail(str(exc))
+    typer.echo(f"report: {write_report(results_dir)}")
 
 
-@app.command()
+@_command
 def pick(
     results_dir: Annotated[Path, typer.Argument(help="A finished sweep's folder.")],
     top_k: Annotated[Optional[int], typer.Option(help="Retrain the top K configurations (default: pick.top_k).")] = None,
@@ -235,36 +238,33 @@ def pick(
     address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
 ) -> None:
     """Retrain the top configurations with fresh seeds on Ray, rank by the mean, export the winner to best/."""
-    try:
-        from rich.console import Console
+    from rich.console import Console
 
-        from search.leaderboard import render
-        from search.pick import pick as run_pick
+    from search.leaderboard import render
+    from search.pick import pick as run_pick
 
-        console = Console(stderr=True)
+    console = Console(stderr=True)
 
-        def on_start(k: int, n: int, seeds: list[int]) -> None:
-            console.print(f"retraining the top {k} configurations x {n} seeds ({', '.join(map(str, seeds))}) on Ray")
+    def on_start(k: int, n: int, seeds: list[int]) -> None:
+        console.print(f"retraining the top {k} configurations x {n} seeds ({', '.join(map(str, seeds))}) on Ray")
 
-        def on_result(done: int, total: int) -> None:
-            console.print(f"  {done}/{total} retrains finished")
+    def on_result(done: int, total: int) -> None:
+        console.print(f"  {done}/{total} retrains finished")
 
-        outcome = run_pick(results_dir, top_k=top_k, repeats=repeats, address=address,
-                           on_start=on_start, on_result=on_result)
-        table = outcome.table
-        metric = outcome.card["metric"]
-        view = ["rank", "trial_id", f"mean_{metric}", f"std_{metric}", "values", "n_ok", f"sweep_{metric}",
-                "sweep_rank", "units", "activation", "learning_rate", "optimizer"]
-        console.print(render(table, "table", columns=[c for c in view if c in table.columns], title="robust pick"), end="", soft_wrap=True)
-        console.print(f"winner: trial {outcome.card['trial_id']} (seed {outcome.card['training_seed']}) "
-                      f"-> {outcome.best_dir / 'model.keras'}  ({outcome.wall_seconds:.0f} s)")
-        console.print(f"pick table: {Path(results_dir) / 'pick.csv'}")
-        _print_review(console, outcome.card, Path(results_dir))
-    except HpsearchError as exc:
-        _fail(str(exc))
+    outcome = run_pick(results_dir, top_k=top_k, repeats=repeats, address=address,
+                       on_start=on_start, on_result=on_result)
+    table = outcome.table
+    metric = outcome.card["metric"]
+    view = ["rank", "trial_id", f"mean_{metric}", f"std_{metric}", "values", "n_ok", f"sweep_{metric}",
+            "sweep_rank", "units", "activation", "learning_rate", "optimizer"]
+    console.print(render(table, "table", columns=[c for c in view if c in table.columns], title="robust pick"), end="", soft_wrap=True)
+    console.print(f"winner: trial {outcome.card['trial_id']} (seed {outcome.card['training_seed']}) "
+                  f"-> {outcome.best_dir / 'model.keras'}  ({outcome.wall_seconds:.0f} s)")
+    console.print(f"pick table: {Path(results_dir) / 'pick.csv'}")
+    _print_review(console, outcome.card, Path(results_dir))
 
 
-@app.command()
+@_command
 def export(
     results_dir: Annotated[Path, typer.Argument(help="A sweep's folder.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write model.keras, model_card.json, model_card.md.")],
@@ -274,36 +274,30 @@ def export(
     ] = None,
 ) -> None:
     """Export any trial's model with its model card (JSON and Markdown)."""
-    try:
-        from search.review import export_trial
+    from search.review import export_trial
 
-        card = export_trial(results_dir, trial, out, target_sensitivity)
-        test = card["test"]
-        typer.echo(f"exported trial {card['trial_id']} -> {out} (test AUROC {test['auroc']:.3f}, "
-                   f"95% CI {test['auroc_ci95'][0]:.3f}-{test['auroc_ci95'][1]:.3f})")
-    except HpsearchError as exc:
-        _fail(str(exc))
+    card = export_trial(results_dir, trial, out, target_sensitivity)
+    test = card["test"]
+    typer.echo(f"exported trial {card['trial_id']} -> {out} (test AUROC {test['auroc']:.3f}, "
+               f"95% CI {test['auroc_ci95'][0]:.3f}-{test['auroc_ci95'][1]:.3f})")
 
 
-@app.command()
+@_command
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="An exported model's folder, e.g. results/breast_cancer/best.")],
     input: Annotated[Path, typer.Argument(help="Rows to score: .csv/.parquet (training column names) or .npy/.npz.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Write .csv or .parquet here (default: CSV on stdout).")] = None,
 ) -> None:
     """Probabilities per class and the predicted label (at the model's stored threshold)."""
-    try:
-        from search.predict import check_output, predict_rows, write_predictions
+    from search.predict import check_output, predict_rows, write_predictions
 
-        check_output(out)
-        result = predict_rows(model_dir, input)
-        if out is None:
-            typer.echo(result.frame.to_csv(index=False), nl=False)
-        else:
-            write_predictions(result.frame, out)
-        typer.echo(f"{len(result.frame)} rows; predicted label: {result.rule}" + (f" -> {out}" if out else ""), err=True)
-    except HpsearchError as exc:
-        _fail(str(exc))
+    check_output(out)
+    result = predict_rows(model_dir, input)
+    if out is None:
+        typer.echo(result.frame.to_csv(index=False), nl=False)
+    else:
+        write_predictions(result.frame, out)
+    typer.echo(f"{len(result.frame)} rows; predicted label: {result.rule}" + (f" -> {out}" if out else ""), err=True)
 
 
 def main() -> None:
