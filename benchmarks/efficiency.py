@@ -9,6 +9,10 @@
 3. (b) hpsearch: runs `hpsearch run` as a separate command on the same
    configurations (enqueued in order, no early stopping, no seed trial) with
    concurrency = CPUs, and reads the timings it leaves behind.
+4. (c) The machine's ceiling: `concurrency` bare loops side by side, each a
+   fresh process (Python, TensorFlow import, data) training every
+   concurrency-th configuration. No scheduler can beat this with the same
+   processes and code; its efficiency is what the cores allow.
 
 Prints a table and writes JSON with:
 - `efficiency` = sum(bare trial s) / (concurrency x sweep wall s, Ray start excluded)
@@ -20,6 +24,10 @@ Prints a table and writes JSON with:
 - `per_trial_overhead_s` = (concurrency x sweep wall - sum(bare)) / N
 - `peak_rss_mb_per_worker`, `rss_growth_pct` (a worker's RSS after its last
   trial vs after its first; reused workers run many trials)
+- `side_by_side_wall_s`, `ceiling_efficiency` = sum(bare trial s) /
+  (concurrency x side_by_side_wall_s), and `contention` = per-trial seconds of
+  the side-by-side loops / the same trials alone (memory, caches: the cost of
+  running two trials at once on this machine)
 """
 
 from __future__ import annotations
@@ -63,9 +71,9 @@ def bare_loop(configs: list[dict], epochs: int) -> list[float]:
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     from search.config import load_config
     from search.driver import load_data
-    from trainable.train import _configure_threads, fit_and_report
+    from trainable.train import configure_tensorflow, fit_and_report
 
-    _configure_threads(1)
+    configure_tensorflow(1)
     data = load_data(load_config())
     seconds = []
     for hp in configs:
@@ -74,6 +82,26 @@ def bare_loop(configs: list[dict], epochs: int) -> list[float]:
         fit_and_report(config, data, lambda metrics, ckpt: None)
         seconds.append(time.perf_counter() - start)
     return seconds
+
+
+def side_by_side(n: int, epochs: int, seed: int, concurrency: int) -> dict:
+    """(c): `concurrency` bare-loop processes at once; wall time and their trial seconds."""
+    start = time.time()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--trials", str(n), "--epochs", str(epochs), "--seed", str(seed),
+             "--bare-part", f"{k}/{concurrency}"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        for k in range(concurrency)
+    ]
+    seconds: dict[int, float] = {}
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(f"side-by-side bare loop failed ({proc.returncode})")
+        seconds.update({int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()})
+    return {"wall": time.time() - start, "seconds": seconds}
 
 
 def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
@@ -110,7 +138,7 @@ def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
     return {"start": start, "end": end, "timings": timings, "trials": trials}
 
 
-def summarise(bare: list[float], sweep: dict, concurrency: int) -> dict:
+def summarise(bare: list[float], sweep: dict, concurrency: int, side: dict) -> dict:
     t = sweep["timings"]
     trials = sweep["trials"]
     first_running = min(lines[0]["entered_at"] for lines in trials)
@@ -146,6 +174,9 @@ def summarise(bare: list[float], sweep: dict, concurrency: int) -> dict:
         "peak_rss_mb_per_worker": round(max(r for runs in by_pid.values() for _, r in runs), 1),
         "rss_growth_pct": round(max(growth), 2) if growth else None,
         "sweep_median_trial_s": round(statistics.median(lines[-1]["train_seconds"] for lines in trials), 3),
+        "side_by_side_wall_s": round(side["wall"], 2),
+        "ceiling_efficiency": round(total_bare / (concurrency * side["wall"]), 3),
+        "contention": round(sum(side["seconds"].values()) / total_bare, 3),
     }
 
 
@@ -155,13 +186,20 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--bare-part", default=None, help=argparse.SUPPRESS)  # K/N: one loop of (c)
     args = parser.parse_args()
     concurrency = os.cpu_count() or 1
     configs = sample_configs(args.trials, args.seed)
+    if args.bare_part:
+        k, n = (int(x) for x in args.bare_part.split("/"))
+        mine = list(range(k, len(configs), n))
+        print(json.dumps(dict(zip(mine, bare_loop([configs[i] for i in mine], args.epochs)))))
+        return
     with tempfile.TemporaryDirectory(prefix="hpsearch-bench-") as tmp:
         sweep = hpsearch_sweep(configs, args.epochs, Path(tmp))
+        side = side_by_side(args.trials, args.epochs, args.seed, concurrency)
         bare = bare_loop(configs, args.epochs)
-        result = summarise(bare, sweep, concurrency)
+        result = summarise(bare, sweep, concurrency, side)
     from rich.console import Console
     from rich.table import Table
 

@@ -208,7 +208,9 @@ def _local_workers_use_this_python() -> None:
         pass
 
 
-def init_ray(address: str | None, cfg: Config) -> None:
+def init_ray(address: str | None, cfg: Config) -> bool:
+    """Start (or join) Ray for a sweep; False when Ray was already running in
+    this process (a caller's own instance, which the sweep then leaves alone)."""
     # Tune's own console output is off (hpsearch shows its progress), and of its
     # per-trial loggers only the JSON one runs (result.json feeds the report and
     # the benchmarks; `_make_tuner` adds it): no CSV or TensorBoard files.
@@ -224,27 +226,88 @@ def init_ray(address: str | None, cfg: Config) -> None:
     env["TF_NUM_INTRAOP_THREADS"] = str(cpus)
     env["TF_NUM_INTEROP_THREADS"] = str(cpus)
     if ray.is_initialized():
-        return
-    kwargs: dict[str, Any] = dict(
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-        runtime_env={"env_vars": env},
-    )
+        return False
+    prefetch = _prefetch_imports()  # after `import ray` and the variables above
+    try:
+        _start_ray(ray, address, env)
+    finally:
+        prefetch.join()
+    return True
+
+
+def _start_ray(ray, address: str | None, env: dict[str, str]) -> None:
+    kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     if address:
         import trainable
 
         # Trials run the driver's own `trainable` package on every node (the
         # nodes still need the same Python packages installed).
-        kwargs["runtime_env"]["py_modules"] = [str(Path(trainable.__file__).parent)]
+        kwargs["runtime_env"] = {"env_vars": env, "py_modules": [str(Path(trainable.__file__).parent)]}
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise HpsearchError(f"--address {address}: cannot join the Ray cluster ({exc})") from None
-    else:
-        # "local": a new instance on this machine, even when `ray start` left a
-        # cluster address behind in /tmp/ray (only --address joins a cluster).
+        return
+    # "local": a new instance on this machine, even when `ray start` left a
+    # cluster address behind in /tmp/ray (only --address joins a cluster).
+    # Its workers inherit the environment the raylet starts with, so the
+    # worker variables are set for the start only: no runtime environment to
+    # build per worker (that cost ~1 s for each new trial actor).
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
         ray.init(address="local", num_cpus=os.cpu_count() or 1, **kwargs)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_PREFETCH = (
+    # What `_make_tuner` imports, slowest first: Ray Tune (~0.7 s, Ray Data
+    # included), Optuna's SQLite storage (~1 s: SQLAlchemy models, Alembic).
+    "ray.tune", "ray.tune.search.optuna", "ray.tune.schedulers", "ray.tune.logger",
+    "optuna.storages._rdb.models", "alembic.migration", "alembic.command", "alembic.script",
+)
+
+
+def _prefetch_imports():
+    """Import the tuner's modules in a background thread while `ray.init` waits
+    for Ray's processes to start (most of its ~3-4 s). Start it only once `ray`
+    itself is imported (two threads importing one package deadlock or see it
+    half-initialised), and join it before building the tuner. A module that fails here is simply imported again (and fails
+    properly) where it is used."""
+    import importlib
+    import threading
+
+    def work() -> None:
+        for name in _PREFETCH:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 (reported where the module is really used)
+                pass
+
+    thread = threading.Thread(target=work, name="hpsearch-prefetch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _release_ray(started: bool):
+    """After `fit`, nothing but the driver's files is left to do: a Ray this
+    sweep started is shut down in a background thread, while the driver writes
+    the leaderboard, exports and reports (Ray's shutdown mostly waits, ~1 s, for
+    its processes to exit). Returns the thread to join, or None."""
+    if not started:
+        return None
+    import threading
+
+    import ray
+
+    thread = threading.Thread(target=ray.shutdown, name="hpsearch-ray-shutdown")
+    thread.start()
+    return thread
 
 
 def _concurrency(cfg: Config) -> int:
@@ -435,18 +498,23 @@ def run_sweep(
     if on_start:
         on_start(data, archived)
     timings = {"ray_init_start": time.time()}
-    init_ray(address, cfg)
+    owned = init_ray(address, cfg)
     timings["ray_ready"] = time.time()
     from search._live import LiveLeaderboard
 
     live = LiveLeaderboard(out, cfg.search.metric, cfg.search.mode, cfg.train.max_epochs, cfg.search.trials)
     tuner = _make_tuner(cfg, data, out, [live], location)
+    timings["fit_start"] = time.time()
     results = _fit(tuner, out, on_update)
     if results is None:
         return _interrupted(out, started)
     timings["fit_end"] = time.time()
-    outcome = _finish(cfg, data, out, results, started)
+    shutdown = _release_ray(owned)
+    outcome = _finish(cfg, data, out, results, started, timings)
     timings["finish_end"] = time.time()  # leaderboard, intervals, export, report
+    if shutdown is not None:
+        shutdown.join()
+        timings["ray_stopped"] = time.time()
     (out / TIMINGS_FILE).write_text(json.dumps(timings) + "\n")
     return outcome
 
@@ -483,19 +551,24 @@ def _close_study(cfg: Config, out: Path) -> None:
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
-def _finish(cfg: Config, data: Dataset, out: Path, results, started: float) -> SweepOutcome:
-    """The end of a sweep, run or resumed: final leaderboard, best model, report."""
+def _finish(cfg: Config, data: Dataset, out: Path, results, started: float, marks: dict | None = None) -> SweepOutcome:
+    """The end of a sweep, run or resumed: final leaderboard, best model, report.
+    `marks` (if given) gets the wall-clock time at which each step ended."""
     import time
 
+    marks = {} if marks is None else marks
     rows = _final_rows(results, cfg, out)
     board = build_leaderboard(rows, cfg.search.metric)
     write_leaderboard(board, out / LEADERBOARD_FILE)
     from search.review import validation_intervals
 
+    marks["leaderboard_end"] = time.time()
     board = validation_intervals(board, data, cfg.export, out)  # validation AUROC 95% CIs and ties
     write_leaderboard(board, out / LEADERBOARD_FILE)
+    marks["intervals_end"] = time.time()
     configs = {r["trial_id"]: res.config for r, res in zip(rows, results)}
     card, best_dir = export_best(cfg, data, board, configs)
+    marks["export_end"] = time.time()
     _close_study(cfg, out)
     record = _read_record(out) or {}
     _write_record(out, {**record, "finished": _dt.datetime.now().isoformat(timespec="seconds")})
@@ -570,9 +643,13 @@ def resume_sweep(
     _check_address(address)
     if on_start:
         on_start(cfg, data)
-    init_ray(address, cfg)
+    owned = init_ray(address, cfg)
     tuner = tune.Tuner.restore(experiment, trainable=_trainable(cfg, data), resume_errored=True)
     results = _fit(tuner, out, on_update)
     if results is None:
         return _interrupted(out, started)
-    return _finish(cfg, data, out, results, started)
+    shutdown = _release_ray(owned)
+    outcome = _finish(cfg, data, out, results, started)
+    if shutdown is not None:
+        shutdown.join()
+    return outcome
