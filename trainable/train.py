@@ -5,7 +5,8 @@ Contract: `train_trial(config, data)` trains ONE Keras model with ONE
 `ray.tune.report` with the epoch's metrics (`loss`, `accuracy`, `val_loss`,
 `val_accuracy`, `val_auroc`), the best epoch's metrics so far (`best_val_*`,
 `best_epoch`) and bookkeeping (`epoch`, `n_params`, `train_seconds`, `node`,
-`diverged`). A checkpoint (`model.keras` + `state.json`) is attached whenever
+`diverged`; for benchmarks `reported_at` and `report_wait_s`, the seconds the training
+thread spent blocked in earlier `tune.report` calls, which wait for the driver). A checkpoint (`model.keras` + `state.json`) is attached whenever
 the epoch improves on the best one, so the trial's checkpoint is its best
 epoch. A non-finite loss stops the trial with `diverged: True`.
 
@@ -338,16 +339,16 @@ def train_trial(config: dict[str, Any], data) -> None:
     configure_tensorflow(max(1, int(config.get("cpus", 1))))
     from ray import tune
 
-    waits = [0.0, 0]
+    waited = [0.0]  # seconds this trial's thread spent blocked in earlier reports
 
     def _report(metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
-        metrics = {**metrics, "report_wait_s": waits[0], "reported_at": time.time()}
+        metrics = {**metrics, "report_wait_s": waited[0], "reported_at": time.time()}
         t0 = time.perf_counter()
         if checkpoint_dir is None:
             tune.report(metrics)
         else:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
-        waits[0] += time.perf_counter() - t0
+        waited[0] += time.perf_counter() - t0
 
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
