@@ -277,8 +277,8 @@ def _prefetch_imports():
     """Import the tuner's modules in a background thread while `ray.init` waits
     for Ray's processes to start (most of its ~3-4 s). Start it only once `ray`
     itself is imported (two threads importing one package deadlock or see it
-    half-initialised), and join it before building the tuner. A module that fails here is simply imported again (and fails
-    properly) where it is used."""
+    half-initialised), and join it before building the tuner. A module that
+    fails here is simply imported again (and fails properly) where it is used."""
     import importlib
     import threading
 

@@ -5,8 +5,9 @@ Contract: `train_trial(config, data)` trains ONE Keras model with ONE
 `ray.tune.report` with the epoch's metrics (`loss`, `accuracy`, `val_loss`,
 `val_accuracy`, `val_auroc`), the best epoch's metrics so far (`best_val_*`,
 `best_epoch`) and bookkeeping (`epoch`, `n_params`, `train_seconds`, `node`,
-`diverged`; for benchmarks `reported_at` and `report_wait_s`, the seconds the training
-thread spent blocked in earlier `tune.report` calls, which wait for the driver). A checkpoint (`model.keras` + `state.json`) is attached whenever
+`diverged`; for benchmarks `reported_at` and `report_wait_s`, the seconds the
+training thread spent blocked in earlier `tune.report` calls, which wait for
+the driver). A checkpoint (`model.keras` + `state.json`) is attached whenever
 the epoch improves on the best one, so the trial's checkpoint is its best
 epoch. A non-finite loss stops the trial with `diverged: True`.
 
