@@ -70,16 +70,17 @@ def bare_loop(configs: list[dict], epochs: int) -> list[float]:
     os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     from search.config import load_config
-    from search.driver import load_data
-    from trainable.train import configure_tensorflow, fit_and_report
+    from trainable.settings import TrialSettings
+    from trainable.tf_runtime import configure_tensorflow
+    from trainable.train import fit_and_report
 
     configure_tensorflow(1)
-    data = load_data(load_config())
+    data = load_config().data.load()
+    settings = TrialSettings(max_epochs=epochs, metric="val_auroc", seed=0, cpus=1)
     seconds = []
     for hp in configs:
-        config = {**hp, "max_epochs": epochs, "metric": "val_auroc", "seed": 0, "cpus": 1}
         start = time.perf_counter()
-        fit_and_report(config, data, lambda metrics, ckpt: None)
+        fit_and_report(hp, settings, data, lambda metrics, ckpt: None)
         seconds.append(time.perf_counter() - start)
     return seconds
 
@@ -128,11 +129,13 @@ def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
     end = time.time()
     if proc.returncode != 0:
         sys.exit(f"hpsearch run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    from search.layout import TIMINGS_FILE, TUNE_DIR, TUNE_RESULT_FILE, trial_dirname
+
     out = workdir / "efficiency"
-    timings = json.loads((out / "timings.json").read_text())
+    timings = json.loads((out / TIMINGS_FILE).read_text())
     trials = []
-    for trial_dir in sorted((out / "tune").glob("trial_*")):
-        lines = [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines() if line.strip()]
+    for trial_dir in sorted((out / TUNE_DIR).glob(trial_dirname("*"))):
+        lines = [json.loads(line) for line in (trial_dir / TUNE_RESULT_FILE).read_text().splitlines() if line.strip()]
         if lines:
             trials.append(lines)
     return {"start": start, "end": end, "timings": timings, "trials": trials}

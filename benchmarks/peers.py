@@ -32,13 +32,12 @@ TOOLS = ("keras_tuner", "optuna", "hpsearch")
 def _setup(threads: int):
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
-    from trainable._quiet import import_keras
+    from trainable.quiet import import_keras
 
     keras = import_keras()
     from search.config import load_config
-    from search.driver import load_data
 
-    return keras, load_data(load_config())
+    return keras, load_config().data.load()
 
 
 def _val_auroc(model, data) -> float:
@@ -108,12 +107,14 @@ def run_optuna(trials: int, epochs: int, workdir: Path) -> float:
 def run_hpsearch(trials: int, epochs: int, workdir: Path) -> float:
     import pandas as pd
 
+    from search.layout import LEADERBOARD_FILE
+
     args = [sys.executable, "-m", "search.cli", "run", "--name", "peers", "--results-dir", str(workdir),
             "--trials", str(trials), "--max-epochs", str(epochs), "--overwrite"]
     cfg = workdir / "peers.yaml"
     cfg.write_text("search:\n  early_stopping:\n    enabled: false\n")
     subprocess.run([*args[:4], str(cfg), *args[4:]], check=True, cwd=ROOT, capture_output=True)
-    board = pd.read_csv(workdir / "peers" / "leaderboard.csv")
+    board = pd.read_csv(workdir / "peers" / LEADERBOARD_FILE)
     return float(board["val_auroc"].max())
 
 

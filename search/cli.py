@@ -2,8 +2,10 @@
 
 Contract: every command turns an `HpsearchError` (a user mistake: config,
 data, flags) into ONE line on stderr, `hpsearch: error: ...`, and exit code 2,
-with no traceback. Heavy modules (Ray, TensorFlow, Keras, the driver) are
-imported inside the commands, so `hpsearch --help` answers at once.
+with no traceback. The commands only parse, call one module each (`driver`,
+`leaderboard`, `report`, `pick`, `export`, `predict`) and present; those
+are imported inside the commands, so `hpsearch --help` imports neither Ray nor
+TensorFlow and answers at once.
 """
 
 from __future__ import annotations
@@ -27,11 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-_LEADERBOARD_VIEW = ["rank", "trial_id", "status", "val_auroc", "val_auroc_ci95_lo", "val_auroc_ci95_hi",
-                     "tied_with_best", "val_accuracy", "val_loss", "epochs", "units",
-                     "activation", "learning_rate", "batch_size", "optimizer"]
-
 
 def _fail(message: str) -> None:
     typer.echo(f"hpsearch: error: {message}", err=True)
@@ -92,90 +89,106 @@ def resume(
     address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
 ) -> None:
     """Continue an interrupted or killed sweep: finished trials are kept, the others run."""
-    from search.driver import sweep_finished
+    from search.layout import LEADERBOARD_FILE
+    from search.results import sweep_finished
 
     if results_dir.is_dir() and sweep_finished(results_dir):
         typer.echo(f"{results_dir}: the sweep already finished; nothing to resume "
-                   f"(leaderboard: {results_dir / 'leaderboard.csv'})", err=True)
+                   f"(leaderboard: {results_dir / LEADERBOARD_FILE})", err=True)
         return
     _run(None, address, False, resume_dir=results_dir)
+
+
+class _SweepProgress:
+    """The progress bar of a running sweep (on stderr), fed by the driver's hooks."""
+
+    def __init__(self, console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console, self.task, self.metric = console, None, ""
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("trials"), TimeElapsedColumn(), TextColumn("{task.fields[best]}"),
+                            console=console, transient=False)
+
+    def start(self, cfg, done: int = 0) -> None:
+        self.task = self.bar.add_task(cfg.name, total=cfg.search.trials, completed=done, best="")
+        self.metric = cfg.search.metric
+        self.bar.start()
+
+    def on_run(self, cfg):
+        def on_start(data, archived) -> None:
+            if archived is not None:
+                self.console.print(f"previous sweep moved to {archived}")
+            self.console.print(
+                f"sweep [bold]{cfg.name}[/]: {cfg.search.trials} trials on {data.source} "
+                f"({len(data.y_train)} train / {len(data.y_val)} val / {len(data.y_test)} test rows, "
+                f"{data.n_features} features, {data.n_classes} classes) -> {cfg.out_dir}"
+            )
+            self.start(cfg)
+
+        return on_start
+
+    def on_resume(self, resume_dir: Path):
+        from search.layout import LEADERBOARD_FILE
+
+        def on_start(cfg, data) -> None:
+            board = resume_dir / LEADERBOARD_FILE
+            done = max(0, len(board.read_text().splitlines()) - 1) if board.is_file() else 0
+            self.console.print(f"resuming sweep [bold]{cfg.name}[/]: {done} of {cfg.search.trials} trials had "
+                               f"finished -> {resume_dir}")
+            self.start(cfg, done)
+
+        return on_start
+
+    def on_update(self, done: int, total: int, best: float | None) -> None:
+        self.bar.update(self.task, completed=done, best=f"best {self.metric} {best:.4f}" if best is not None else "")
 
 
 def _run(cfg, address: Optional[str], overwrite: bool, *, storage: Optional[str] = None,
          resume_dir: Optional[Path] = None) -> None:
     """Run (or, with `resume_dir`, resume) a sweep with a progress bar, then summarise it."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from search.driver import resume_sweep, run_sweep
-    from search.leaderboard import render
 
     console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("trials"),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[best]}"),
-        console=console,
-        transient=False,
-    )
-    shown: dict = {}
-
-    def start_progress(c, done: int = 0) -> None:
-        shown.update(task=progress.add_task(c.name, total=c.search.trials, completed=done, best=""),
-                     metric=c.search.metric)
-        progress.start()
-
-    def on_start(data, archived) -> None:
-        if archived is not None:
-            console.print(f"previous sweep moved to {archived}")
-        console.print(
-            f"sweep [bold]{cfg.name}[/]: {cfg.search.trials} trials on {data.source} "
-            f"({len(data.y_train)} train / {len(data.y_val)} val / {len(data.y_test)} test rows, "
-            f"{data.n_features} features, {data.n_classes} classes) -> {cfg.out_dir}"
-        )
-        start_progress(cfg)
-
-    def on_resume(c, data) -> None:
-        board = resume_dir / "leaderboard.csv"
-        done = max(0, len(board.read_text().splitlines()) - 1) if board.is_file() else 0
-        console.print(f"resuming sweep [bold]{c.name}[/]: {done} of {c.search.trials} trials had finished "
-                      f"-> {resume_dir}")
-        start_progress(c, done)
-
-    def on_update(done: int, total: int, best: float | None) -> None:
-        text = f"best {shown['metric']} {best:.4f}" if best is not None else ""
-        progress.update(shown["task"], completed=done, best=text)
-
+    progress = _SweepProgress(console)
     try:
         if resume_dir is not None:
-            outcome = resume_sweep(resume_dir, address=address, on_start=on_resume, on_update=on_update)
+            outcome = resume_sweep(resume_dir, address=address, on_start=progress.on_resume(resume_dir),
+                                   on_update=progress.on_update)
         else:
             outcome = run_sweep(cfg, address=address, storage=storage, overwrite=overwrite,
-                                on_start=on_start, on_update=on_update)
+                                on_start=progress.on_run(cfg), on_update=progress.on_update)
     finally:
-        progress.stop()
-    board = outcome.leaderboard
+        progress.bar.stop()
+    _summarise(console, outcome)
+
+
+def _summarise(console, outcome) -> None:
+    """The end of `run`/`resume`: the top trials, the exported model, where the files are; the exit code."""
+    from search.layout import LEADERBOARD_FILE, MODEL_FILE
+    from search.leaderboard import VIEW, render
+
+    board, leaderboard_file = outcome.leaderboard, outcome.out_dir / LEADERBOARD_FILE
     if outcome.interrupted:
         if len(board):
-            console.print(render(board.head(5), "table", columns=[c for c in _LEADERBOARD_VIEW if c in board.columns],
+            console.print(render(board.head(5), "table", columns=[c for c in VIEW if c in board.columns],
                                  title="top 5 finished trials"), end="", soft_wrap=True)
-        typer.echo(f"leaderboard: {outcome.out_dir / 'leaderboard.csv'}  ({len(board)} trials finished)", err=True)
+        typer.echo(f"leaderboard: {leaderboard_file}  ({len(board)} trials finished)", err=True)
         typer.echo(f"interrupted: resume with: hpsearch resume {outcome.out_dir}", err=True)  # one line, unwrapped
         raise typer.Exit(130)
-    console.print(render(board.head(5), "table", columns=_LEADERBOARD_VIEW, title="top 5 trials"), end="", soft_wrap=True)
+    console.print(render(board.head(5), "table", columns=VIEW, title="top 5 trials"), end="", soft_wrap=True)
     if outcome.card is not None:
         test = outcome.card["test"]
         console.print(
-            f"best model: {outcome.best_dir / 'model.keras'}  "
+            f"best model: {outcome.best_dir / MODEL_FILE}  "
             f"(trial {outcome.card['trial_id']}; test auroc {test['auroc']:.4f}, "
             f"accuracy {test['accuracy']:.4f}, loss {test['loss']:.4f})"
         )
     else:
         console.print("[red]no trial finished successfully: nothing exported[/]")
-    console.print(f"leaderboard: {outcome.out_dir / 'leaderboard.csv'}  ({outcome.wall_seconds:.0f} s)")
+    console.print(f"leaderboard: {leaderboard_file}  ({outcome.wall_seconds:.0f} s)")
     _print_review(console, outcome.card, outcome.out_dir)
     if outcome.card is None:
         raise typer.Exit(1)
@@ -189,7 +202,8 @@ def leaderboard(
     format: Annotated[str, typer.Option("--format", help="table, csv, json or markdown.")] = "table",
 ) -> None:
     """Show a sweep's leaderboard (while it runs: the trials finished so far)."""
-    from search.leaderboard import read_leaderboard, render
+    from search.leaderboard import VIEW, read_leaderboard, render
+    from trainable.metrics import METRIC_MODES
 
     if format not in ("table", "csv", "json", "markdown"):
         raise HpsearchError(f"--format must be one of table, csv, json, markdown; got {format!r}")
@@ -197,13 +211,13 @@ def leaderboard(
     if sort:
         if sort not in frame.columns:
             raise HpsearchError(f"--sort: no column {sort!r}; columns are: {', '.join(frame.columns)}")
-        ascending = sort in ("val_loss", "rank", "train_seconds", "n_params")
+        ascending = sort in ("rank", "train_seconds", "n_params") or METRIC_MODES.get(sort) == "min"
         frame = frame.sort_values(sort, ascending=ascending, na_position="last", kind="stable")
     if top is not None:
         if top < 1:
             raise HpsearchError(f"--top must be >= 1, got {top}")
         frame = frame.head(top)
-    columns = [c for c in _LEADERBOARD_VIEW if c in frame.columns] if format in ("table", "markdown") else None
+    columns = [c for c in VIEW if c in frame.columns] if format in ("table", "markdown") else None
     typer.echo(render(frame, format, columns=columns), nl=False if format == "table" else True)
 
 
@@ -217,8 +231,10 @@ def _print_review(console, card: dict | None, out_dir: Path) -> None:
             line += (f", sensitivity {test['sensitivity']:.3f}, specificity {test['specificity']:.3f} "
                      f"at threshold {test['threshold']:.3f} (chosen on validation)")
         console.print(line)
-    if (out_dir / "report.html").is_file():
-        console.print(f"report: {out_dir / 'report.html'}")
+    from search.layout import REPORT_FILE
+
+    if (out_dir / REPORT_FILE).is_file():
+        console.print(f"report: {out_dir / REPORT_FILE}")
 
 
 @_command
@@ -241,8 +257,10 @@ def pick(
     """Retrain the top configurations with fresh seeds on Ray, rank by the mean, export the winner to best/."""
     from rich.console import Console
 
+    from search.layout import MODEL_FILE, PICK_FILE
     from search.leaderboard import render
     from search.pick import pick as run_pick
+    from search.pick import view
 
     console = Console(stderr=True)
 
@@ -256,12 +274,11 @@ def pick(
                        on_start=on_start, on_result=on_result)
     table = outcome.table
     metric = outcome.card["metric"]
-    view = ["rank", "trial_id", f"mean_{metric}", f"std_{metric}", "values", "n_ok", f"sweep_{metric}",
-            "sweep_rank", "units", "activation", "learning_rate", "optimizer"]
-    console.print(render(table, "table", columns=[c for c in view if c in table.columns], title="robust pick"), end="", soft_wrap=True)
+    columns = [c for c in view(metric) if c in table.columns]
+    console.print(render(table, "table", columns=columns, title="robust pick"), end="", soft_wrap=True)
     console.print(f"winner: trial {outcome.card['trial_id']} (seed {outcome.card['training_seed']}) "
-                  f"-> {outcome.best_dir / 'model.keras'}  ({outcome.wall_seconds:.0f} s)")
-    console.print(f"pick table: {Path(results_dir) / 'pick.csv'}")
+                  f"-> {outcome.best_dir / MODEL_FILE}  ({outcome.wall_seconds:.0f} s)")
+    console.print(f"pick table: {Path(results_dir) / PICK_FILE}")
     _print_review(console, outcome.card, Path(results_dir))
 
 
@@ -275,7 +292,7 @@ def export(
     ] = None,
 ) -> None:
     """Export any trial's model with its model card (JSON and Markdown)."""
-    from search.review import export_trial
+    from search.export import export_trial
 
     card = export_trial(results_dir, trial, out, target_sensitivity)
     test = card["test"]

@@ -6,28 +6,29 @@ Defaults live only in the default YAML (`configs/breast_cancer.yaml`); a user
 file is merged on top of it (mappings key by key, lists and scalars replace),
 then command-line overrides (dotted keys) on top of that. The models below
 carry no defaults of their own, so the YAML stays the one documented place.
+`DataConfig.load()` reads and splits the data the config names (the one way
+every command gets a sweep's `Dataset`). The fields of `SpaceConfig` are the
+hyperparameters, in the order `search.space.HYPERPARAMETERS` lists them.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from trainable.data import Dataset, load_dataset
 from trainable.errors import HpsearchError
+from trainable.metrics import METRIC_MODES
+from trainable.model import width_key
 
-__all__ = [
-    "Config",
-    "DEFAULT_CONFIG",
-    "METRIC_MODES",
-    "load_config",
-]
+__all__ = ["Config", "DEFAULT_CONFIG", "load_config"]
 
-METRIC_MODES = {"val_auroc": "max", "val_accuracy": "max", "val_loss": "min"}
+MAX_LAYERS = 8
+Metric = Literal[tuple(METRIC_MODES)]  # type: ignore[valid-type]
 
 
 def _default_config_path() -> Path:
@@ -89,8 +90,8 @@ class SpaceConfig(_Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> SpaceConfig:
-        if self.n_layers.high > 8:
-            raise ValueError(f"n_layers.high must be <= 8, got {self.n_layers.high}")
+        if self.n_layers.high > MAX_LAYERS:
+            raise ValueError(f"n_layers.high must be <= {MAX_LAYERS}, got {self.n_layers.high}")
         if self.dropout.high >= 1:
             raise ValueError(f"dropout.high must be < 1, got {self.dropout.high}")
         if self.learning_rate.low <= 0:
@@ -120,6 +121,20 @@ class DataConfig(_Model):
             )
         return self
 
+    def load(self) -> Dataset:
+        """Read, validate and split the data (refused with one line naming the file or column)."""
+        return load_dataset(
+            self.source,
+            self.target,
+            val_fraction=self.val_fraction,
+            test_fraction=self.test_fraction,
+            seed=self.seed,
+            features=self.features,
+            drop=self.drop,
+            missing=self.missing,
+            positive=self.positive,
+        )
+
 
 class EarlyStoppingConfig(_Model):
     enabled: bool
@@ -129,7 +144,7 @@ class EarlyStoppingConfig(_Model):
 
 class SearchConfig(_Model):
     trials: int = Field(ge=1)
-    metric: Literal["val_auroc", "val_accuracy", "val_loss"]
+    metric: Metric
     seed: int
     max_concurrent: int | None = Field(ge=1)
     time_budget_s: float | None = Field(gt=0)
@@ -140,9 +155,10 @@ class SearchConfig(_Model):
 
     @model_validator(mode="after")
     def _known_hyperparameters(self) -> SearchConfig:
-        allowed = {"n_layers", "activation", "dropout", "l2", "learning_rate", "batch_size", "optimizer"}
+        widths = {width_key(i) for i in range(MAX_LAYERS)}
+        allowed = (set(SpaceConfig.model_fields) - {"units"}) | widths  # one width per layer
         for i, point in enumerate(self.enqueue):
-            unknown = [k for k in point if k not in allowed and not re.fullmatch(r"units_\d+", k)]
+            unknown = [k for k in point if k not in allowed]
             if unknown:
                 raise ValueError(f"enqueue[{i}] has unknown hyperparameter(s) {', '.join(unknown)}")
         return self

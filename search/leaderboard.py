@@ -1,28 +1,31 @@
-"""Trial results -> a ranked results table (the leaderboard), and its files.
+"""Trial results -> a ranked results table (the leaderboard), and its file.
 
-Contract: `trial_row(...)` turns one trial's last reported metrics and config
-into a flat row; `build_leaderboard(rows, metric)` ranks them (best first by the
-trial's best epoch; errored and diverged trials last, never ranked best);
+Contract: `Status` names a trial's statuses (`RANKED` are those with
+metrics); `trial_row(...)` turns one trial's last reported metrics and sampled
+hyperparameters into a flat row; `build_leaderboard(rows, metric)` ranks them
+(best first by the trial's best epoch, ties broken as epochs are:
+`trainable.metrics.tiebreak`; errored and diverged trials last, never ranked
+best); `ranked(board)` keeps the rows with a model to export, best first;
 `write_leaderboard(frame, path)` writes `leaderboard.csv` atomically;
 `read_leaderboard(dir)` reads it back; `render(frame, fmt)` returns text in
-table/csv/json/markdown form (the table shows the CI as one `lo-hi` column).
-`mark_ties(frame, intervals)` fills in the validation AUROC 95% intervals and
-`tied_with_best` (the trial's interval overlaps the rank-1 trial's). Imports
-pandas only: safe on the CLI path.
+table/csv/json/markdown form (the table shows the CI as one `lo-hi` column;
+`VIEW` is the CLI's choice of columns). `mark_ties(frame, intervals)` fills
+in the validation AUROC 95% intervals and `tied_with_best` (the trial's
+interval overlaps the rank-1 trial's). Imports pandas only: safe on the CLI
+path.
 
 Columns: `rank, trial_id, status, val_auroc, val_auroc_ci95_lo,
 val_auroc_ci95_hi, tied_with_best, val_accuracy, val_loss, epochs, best_epoch,
-train_seconds, n_params, node, error`, then one column per hyperparameter,
-then `checkpoint` (the trial's best-epoch checkpoint directory). The interval
-columns are computed at the end of a sweep (see `search.review`); while a
-sweep runs they are empty.
+train_seconds, n_params, node, error`, then one column per hyperparameter
+(`search.space.HYPERPARAMETERS`), then `checkpoint` (the trial's best-epoch
+checkpoint directory). The interval columns are computed at the end of a
+sweep (`search.intervals`); while a sweep runs they are empty.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,34 +33,45 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from search.layout import LEADERBOARD_FILE, atomic_write
+from search.space import BRIEF, HYPERPARAMETERS, describe
 from trainable.errors import HpsearchError
+from trainable.metrics import METRIC_MODES, VALIDATION_METRICS, tiebreak
 
 __all__ = [
-    "COLUMNS",
-    "LEADERBOARD_FILE",
-    "build_leaderboard",
-    "mark_ties",
-    "read_leaderboard",
-    "render",
-    "trial_row",
-    "write_leaderboard",
+    "COLUMNS", "Status", "VIEW", "build_leaderboard", "mark_ties", "ranked", "read_leaderboard", "render",
+    "trial_row", "write_leaderboard",
 ]
 
-LEADERBOARD_FILE = "leaderboard.csv"
-METRIC_COLUMNS = ["val_auroc", "val_accuracy", "val_loss"]
+
+class Status:
+    """A trial's status in the leaderboard."""
+
+    COMPLETED = "completed"  # trained every epoch
+    STOPPED = "stopped"  # stopped early by the scheduler (its best epoch still counts)
+    DIVERGED = "diverged"  # a non-finite loss: no metrics
+    ERROR = "error"  # failed and out of retries
+    PENDING = "pending"  # no epoch reported
+    RANKED = (COMPLETED, STOPPED)
+
+
 TIE_COLUMNS = ["val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best"]
-RANKED = ("completed", "stopped")
-HP_COLUMNS = ["n_layers", "units", "activation", "dropout", "l2", "learning_rate", "batch_size", "optimizer"]
 COLUMNS = [
-    "rank", "trial_id", "status", "val_auroc", *TIE_COLUMNS, "val_accuracy", "val_loss", "epochs", "best_epoch", "train_seconds",
-    "n_params", "node", "error", *HP_COLUMNS, "checkpoint",
+    "rank", "trial_id", "status", "val_auroc", *TIE_COLUMNS, "val_accuracy", "val_loss", "epochs", "best_epoch",
+    "train_seconds", "n_params", "node", "error", *HYPERPARAMETERS, "checkpoint",
 ]
-_MODES = {"val_auroc": "max", "val_accuracy": "max", "val_loss": "min"}
+VIEW = ["rank", "trial_id", "status", "val_auroc", *TIE_COLUMNS, "val_accuracy", "val_loss", "epochs", *BRIEF]
 
 
-def _units(config: dict[str, Any]) -> str:
-    n = int(config.get("n_layers", 0) or 0)
-    return "-".join(str(config.get(f"units_{i}", "?")) for i in range(n))
+def _status(metrics: dict[str, Any], error: str | None, max_epochs: int) -> str:
+    epochs = int(metrics.get("epoch", 0) or 0)
+    if error:
+        return Status.ERROR
+    if metrics.get("diverged"):
+        return Status.DIVERGED
+    if epochs >= max_epochs:
+        return Status.COMPLETED
+    return Status.STOPPED if epochs > 0 else Status.PENDING
 
 
 def trial_row(
@@ -69,47 +83,43 @@ def trial_row(
     error: str | None = None,
     checkpoint: str | None = None,
 ) -> dict[str, Any]:
-    """One leaderboard row from a trial's config and last reported metrics."""
+    """One leaderboard row from a trial's sampled hyperparameters and last reported metrics."""
     metrics = metrics or {}
-    epochs = int(metrics.get("epoch", 0) or 0)
-    if error:
-        status = "error"
-    elif metrics.get("diverged"):
-        status = "diverged"
-    elif epochs >= max_epochs:
-        status = "completed"
-    elif epochs > 0:
-        status = "stopped"
-    else:
-        status = "pending"
-    ranked = status in ("completed", "stopped")
-    row: dict[str, Any] = {
+    status = _status(metrics, error, max_epochs)
+    ranks = status in Status.RANKED
+    hp = describe(config)
+    return {
         "trial_id": trial_id,
         "status": status,
-        **{m: metrics.get(f"best_{m}") if ranked else None for m in METRIC_COLUMNS},
-        "epochs": epochs,
+        **{m: metrics.get(f"best_{m}") if ranks else None for m in VALIDATION_METRICS},
+        "epochs": int(metrics.get("epoch", 0) or 0),
         "best_epoch": metrics.get("best_epoch"),
         "train_seconds": round(float(metrics.get("train_seconds", 0.0) or 0.0), 2),
         "n_params": metrics.get("n_params"),
         "node": metrics.get("node"),
         "error": (error or "").strip().splitlines()[-1][:300] if error else None,
-        "n_layers": config.get("n_layers"),
-        "units": _units(config),
-        **{k: config.get(k) for k in HP_COLUMNS[2:]},
+        **hp,
+        "units": "-".join(str(w) for w in hp["units"]),
         "checkpoint": checkpoint,
     }
-    return row
 
 
-def build_leaderboard(rows: list[dict[str, Any]], metric: str = "val_auroc") -> pd.DataFrame:
+def build_leaderboard(rows: list[dict[str, Any]], metric: str) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "rank"])
-    ascending = _MODES.get(metric, "max") == "min"
-    tiebreak = "val_auroc" if metric == "val_loss" else "val_loss"
+    other = tiebreak(metric)
     frame = frame.sort_values(
-        [metric, tiebreak, "trial_id"], ascending=[ascending, not ascending, True], na_position="last", kind="stable"
+        [metric, other, "trial_id"],
+        ascending=[METRIC_MODES[metric] == "min", METRIC_MODES[other] == "min", True],
+        na_position="last",
+        kind="stable",
     ).reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
+
+
+def ranked(board: pd.DataFrame) -> pd.DataFrame:
+    """The trials that finished with a checkpoint (a model to export), best first."""
+    return board[board["status"].isin(Status.RANKED) & board["checkpoint"].notna()]
 
 
 def mark_ties(frame: pd.DataFrame, intervals: dict[str, tuple[float, float]]) -> pd.DataFrame:
@@ -119,21 +129,19 @@ def mark_ties(frame: pd.DataFrame, intervals: dict[str, tuple[float, float]]) ->
     lo = frame["trial_id"].map(lambda t: intervals.get(t, (math.nan, math.nan))[0]).astype(float)
     hi = frame["trial_id"].map(lambda t: intervals.get(t, (math.nan, math.nan))[1]).astype(float)
     frame["val_auroc_ci95_lo"], frame["val_auroc_ci95_hi"] = lo, hi
-    ranked = frame["status"].isin(RANKED) & lo.notna() & hi.notna()
+    scored = frame["status"].isin(Status.RANKED) & lo.notna() & hi.notna()
     tied = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    if ranked.any():
-        best = frame.index[ranked][0]
+    if scored.any():
+        best = frame.index[scored][0]
         overlap = (hi >= lo[best]) & (lo <= hi[best])
-        tied[ranked] = overlap[ranked].astype(bool)
+        tied[scored] = overlap[scored].astype(bool)
     frame["tied_with_best"] = tied
     return frame
 
 
 def write_leaderboard(frame: pd.DataFrame, path: Path) -> None:
     """Write `frame` to `path` atomically (a reader never sees half a file)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.6g")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
 
 
 def read_leaderboard(results_dir: str | Path) -> pd.DataFrame:

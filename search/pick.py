@@ -19,6 +19,7 @@ starts. Ray and TensorFlow are imported inside functions.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import time
@@ -29,15 +30,15 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from search.config import METRIC_MODES
-from search.leaderboard import HP_COLUMNS, RANKED, trial_row
-from search.review import open_sweep
+from search.layout import BEST_DIR, LEADERBOARD_FILE, PICK_DIR, PICK_FILE
+from search.leaderboard import Status, trial_row, write_leaderboard
+from search.results import Sweep, open_sweep
+from search.space import BRIEF, HYPERPARAMETERS
 from trainable.errors import HpsearchError
+from trainable.metrics import METRIC_MODES, VALIDATION_METRICS
+from trainable.settings import TrialSettings
 
-__all__ = ["PICK_DIR", "PICK_FILE", "PickOutcome", "pick"]
-
-PICK_FILE = "pick.csv"
-PICK_DIR = "pick"
+__all__ = ["PickOutcome", "pick", "view"]
 
 
 @dataclass
@@ -49,122 +50,117 @@ class PickOutcome:
     wall_seconds: float
 
 
-def _retrain(config: dict[str, Any], data, candidates: dict[str, dict[str, Any]]) -> None:
+def view(metric: str) -> list[str]:
+    """The pick table's columns for a one-screen table."""
+    # batch_size left out: the per-seed values need the room
+    return ["rank", "trial_id", f"mean_{metric}", f"std_{metric}", "values", "n_ok", f"sweep_{metric}", "sweep_rank",
+            *(h for h in BRIEF if h != "batch_size")]
+
+
+def _retrain(config: dict[str, Any], data, candidates: dict[str, dict[str, Any]], settings: TrialSettings) -> None:
     """The Tune trainable: one configuration, one seed."""
     from trainable.train import train_trial
 
-    train_trial({**candidates[config["candidate"]], "seed": int(config["seed"])}, data)
+    train_trial(candidates[config["candidate"]], data, dataclasses.replace(settings, seed=int(config["seed"])))
 
 
 def _run_name(trial) -> str:
     return f"pick_{trial.config['candidate']}_s{trial.config['seed']}"
 
 
-def _progress_callback(total: int, on_result: Callable[[int, int], None] | None):
-    from ray.tune import Callback
-
-    class _Progress(Callback):  # no closure over the hook: Tune pickles this class with the experiment
-        def __init__(self, total: int, hook: Callable[[int, int], None] | None) -> None:
-            self.done, self.total, self.hook = 0, total, hook
-
-        def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks; the display hook is not picklable
-            return {**self.__dict__, "hook": None}
-
-        def _tick(self) -> None:
-            self.done += 1
-            if self.hook:
-                self.hook(self.done, self.total)
-
-        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self._tick()
-
-        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self._tick()
-
-    return _Progress(total, on_result)
-
-
-def _retrain_all(sweep, data, candidates, seeds, address, on_result) -> list[dict[str, Any]]:
-    import ray
-    from ray import tune
-
-    from search.driver import init_ray
+def _retrain_all(sweep: Sweep, data, candidates, seeds, address, on_result) -> list[dict[str, Any]]:
+    from search.cluster import init_ray
+    from search.live import TrialCounter, attach
+    from search.trials import error_text
+    from search.tuner import grid_tuner, trial_settings
 
     cfg = sweep.config
     init_ray(address, cfg)
-    cpus = cfg.train.cpus_per_trial
-    concurrency = cfg.search.max_concurrent or max(1, int(float(ray.cluster_resources().get("CPU", 1)) // cpus))
     shutil.rmtree(sweep.path / PICK_DIR, ignore_errors=True)  # a previous pick's runs
-    total = len(candidates) * len(seeds)
-    tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(_retrain, data=data, candidates=candidates), {"cpu": cpus}),
-        param_space={"candidate": tune.grid_search(list(candidates)), "seed": tune.grid_search(seeds)},
-        tune_config=tune.TuneConfig(
-            num_samples=1,
-            max_concurrent_trials=concurrency,
-            reuse_actors=True,
-            trial_name_creator=_run_name,
-            trial_dirname_creator=_run_name,
-        ),
-        run_config=tune.RunConfig(
-            name=PICK_DIR,
-            storage_path=str(sweep.path),
-            failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=[_progress_callback(total, on_result)],
-            verbose=0,
-        ),
+    key = sweep.path / PICK_DIR
+    tuner = grid_tuner(
+        cfg, _retrain, {"candidate": list(candidates), "seed": seeds}, (str(sweep.path), PICK_DIR),
+        [TrialCounter(key, len(candidates) * len(seeds))], _run_name,
+        data=data, candidates=candidates, settings=trial_settings(cfg),
     )
+    with attach(key, (lambda done, total, best: on_result(done, total)) if on_result else None):
+        results = tuner.fit()
     runs = []
-    for result in tuner.fit():
+    for result in results:
         conf = result.config or {}
         row = trial_row(
             str(conf.get("candidate")),
             candidates.get(conf.get("candidate"), {}),
             result.metrics,
             max_epochs=cfg.train.max_epochs,
-            error=str(result.error) if result.error else None,
+            error=error_text(result) if result.error else None,
             checkpoint=result.checkpoint.path if result.checkpoint else None,
         )
         runs.append({**row, "seed": int(conf.get("seed", -1))})
     return runs
 
 
+def _summary_row(sweep_row: pd.Series, mine: pd.DataFrame, metric: str, seeds: list[int]) -> dict[str, Any]:
+    """One configuration's line of the pick table, from its runs (`mine`, one per seed)."""
+    ok = mine[mine["status"].isin(Status.RANKED) & mine["checkpoint"].notna()]
+    values = ok[metric].astype(float).to_numpy()
+    best = None
+    if len(ok):
+        best = ok.iloc[int(np.argmax(values) if METRIC_MODES[metric] == "max" else np.argmin(values))]
+    return {
+        "trial_id": str(sweep_row["trial_id"]),
+        f"mean_{metric}": float(values.mean()) if len(values) else math.nan,
+        f"std_{metric}": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+        "n_ok": int(len(ok)),
+        "repeats": len(seeds),
+        "seeds": " ".join(str(s) for s in seeds),
+        "values": " ".join(f"{v:.4f}" for v in values),
+        **{f"mean_{m}": float(ok[m].astype(float).mean()) if len(ok) else math.nan
+           for m in VALIDATION_METRICS if m != metric},
+        f"sweep_{metric}": float(sweep_row[metric]),
+        "sweep_rank": int(sweep_row["rank"]),
+        **{k: sweep_row[k] for k in HYPERPARAMETERS},
+        "best_seed": int(best["seed"]) if best is not None else None,
+        "checkpoint": best["checkpoint"] if best is not None else None,
+    }
+
+
 def _summarise(runs: list[dict[str, Any]], ranked: pd.DataFrame, metric: str, seeds: list[int]) -> pd.DataFrame:
-    maximise = METRIC_MODES[metric] == "max"
     runs_frame = pd.DataFrame(runs)
-    rows = []
-    for _, sweep_row in ranked.iterrows():
-        tid = str(sweep_row["trial_id"])
-        mine = runs_frame[runs_frame["trial_id"] == tid].sort_values("seed")
-        ok = mine[mine["status"].isin(RANKED) & mine["checkpoint"].notna()]
-        values = ok[metric].astype(float).to_numpy()
-        best = None
-        if len(ok):
-            best = ok.iloc[int(np.argmax(values) if maximise else np.argmin(values))]
-        rows.append({
-            "trial_id": tid,
-            f"mean_{metric}": float(values.mean()) if len(values) else math.nan,
-            f"std_{metric}": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
-            "n_ok": int(len(ok)),
-            "repeats": len(seeds),
-            "seeds": " ".join(str(s) for s in seeds),
-            "values": " ".join(f"{v:.4f}" for v in values),
-            **{f"mean_{m}": float(ok[m].astype(float).mean()) if len(ok) else math.nan
-               for m in ("val_auroc", "val_accuracy", "val_loss") if m != metric},
-            f"sweep_{metric}": float(sweep_row[metric]),
-            "sweep_rank": int(sweep_row["rank"]),
-            **{k: sweep_row[k] for k in HP_COLUMNS},
-            "best_seed": int(best["seed"]) if best is not None else None,
-            "checkpoint": best["checkpoint"] if best is not None else None,
-        })
-    table = pd.DataFrame(rows)
-    sign = -1.0 if maximise else 1.0
+    table = pd.DataFrame([
+        _summary_row(sweep_row, runs_frame[runs_frame["trial_id"] == str(sweep_row["trial_id"])].sort_values("seed"),
+                     metric, seeds)
+        for _, sweep_row in ranked.iterrows()
+    ])
+    sign = -1.0 if METRIC_MODES[metric] == "max" else 1.0
     table["_key"] = sign * table[f"mean_{metric}"]
     table = table.sort_values(["_key", f"std_{metric}", "n_ok", "sweep_rank"], ascending=[True, True, False, True],
                               na_position="last", kind="stable").drop(columns="_key").reset_index(drop=True)
     table.insert(0, "rank", range(1, len(table) + 1))
     return table
+
+
+def _pick_block(winner: pd.Series, metric: str, repeats: int, seeds: list[int], n: int) -> dict[str, Any]:
+    """The model card's `pick` block."""
+    return {
+        "top_k": n,
+        "repeats": repeats,
+        "seeds": seeds,
+        "mean": float(winner[f"mean_{metric}"]),
+        "std": None if pd.isna(winner[f"std_{metric}"]) else float(winner[f"std_{metric}"]),
+        "values": [float(v) for v in str(winner["values"]).split()],
+        "sweep_rank": int(winner["sweep_rank"]),
+    }
+
+
+def _counts(sweep: Sweep, top_k: int | None, repeats: int | None) -> tuple[int, int]:
+    top_k = sweep.config.pick.top_k if top_k is None else top_k
+    repeats = sweep.config.pick.repeats if repeats is None else repeats
+    if top_k < 1:
+        raise HpsearchError(f"--top-k must be >= 1, got {top_k}")
+    if repeats < 1:
+        raise HpsearchError(f"--repeats must be >= 1, got {repeats}")
+    return top_k, repeats
 
 
 def pick(
@@ -177,22 +173,17 @@ def pick(
     on_result: Callable[[int, int], None] | None = None,
 ) -> PickOutcome:
     """Retrain, rank, write pick.csv, export the winner (see the module docstring)."""
-    from search.driver import BEST_DIR, quiet_tensorflow
     from search.export import export_model
-    from search.leaderboard import write_leaderboard
+    from search.report import write_report
+    from trainable.quiet import quiet_tensorflow
 
     started = time.perf_counter()
     sweep = open_sweep(results_dir)
     cfg = sweep.config
-    top_k = cfg.pick.top_k if top_k is None else top_k
-    repeats = cfg.pick.repeats if repeats is None else repeats
-    if top_k < 1:
-        raise HpsearchError(f"--top-k must be >= 1, got {top_k}")
-    if repeats < 1:
-        raise HpsearchError(f"--repeats must be >= 1, got {repeats}")
+    top_k, repeats = _counts(sweep, top_k, repeats)
     ranked = sweep.ranked().head(top_k)
     if ranked.empty:
-        raise HpsearchError(f"{sweep.path / 'leaderboard.csv'}: no trial finished with a checkpoint; nothing to pick from")
+        raise HpsearchError(f"{sweep.path / LEADERBOARD_FILE}: no trial finished with a checkpoint; nothing to pick from")
     candidates = {str(tid): sweep.trial_config(str(tid)) for tid in ranked["trial_id"]}
     seeds = [cfg.search.seed + 1 + r for r in range(repeats)]
     data = sweep.data()
@@ -206,23 +197,10 @@ def pick(
     if winner["n_ok"] == 0:
         raise HpsearchError(f"{sweep.path / PICK_DIR}: every retrain failed; see the trials' error.txt there")
     run = next(r for r in runs if r["trial_id"] == winner["trial_id"] and r["seed"] == winner["best_seed"])
-    validation = {k: float(run[k]) for k in ("val_auroc", "val_accuracy", "val_loss")}
-    validation["epoch"] = int(run["best_epoch"])
-    extra = {"pick": {
-        "top_k": int(len(table)),
-        "repeats": repeats,
-        "seeds": seeds,
-        "mean": float(winner[f"mean_{metric}"]),
-        "std": None if pd.isna(winner[f"std_{metric}"]) else float(winner[f"std_{metric}"]),
-        "values": [float(v) for v in str(winner["values"]).split()],
-        "sweep_rank": int(winner["sweep_rank"]),
-    }}
     best_dir = sweep.path / BEST_DIR
-    config = {**candidates[winner["trial_id"]], "seed": int(winner["best_seed"])}
-    card = export_model(winner["checkpoint"], winner["trial_id"], config, validation, data, metric, best_dir,
-                        settings=cfg.export, extra=extra)
+    card = export_model(run, winner["checkpoint"], candidates[winner["trial_id"]], data, best_dir, metric=metric,
+                        settings=cfg.export, training_seed=int(winner["best_seed"]),
+                        extra={"pick": _pick_block(winner, metric, repeats, seeds, len(table))})
     write_leaderboard(table, sweep.path / PICK_FILE)  # atomic csv write
-    from search.report import write_report
-
     write_report(sweep.path, data=data)
     return PickOutcome(table, card, best_dir, seeds, time.perf_counter() - started)

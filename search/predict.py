@@ -3,13 +3,13 @@
 Contract: `predict_rows(model_dir, input_path)` loads `MODEL_DIR/model.keras`
 and `model_card.json`, reads INPUT (.csv/.parquet with the training feature
 names as columns, or a .npy/.npz matrix in training column order) through
-`trainable.data.read_rows` / `inputs_from_frame` (which refuse missing or
+`trainable.sources.read_rows` and `trainable.data.inputs_from_frame` (which refuse missing or
 unexpected columns in one line), and returns a `Prediction`: a frame with one
 `proba_<class>` column per class and `predicted` (the class name: for a binary
 model, the positive class when its probability is >= the card's operating
 threshold; otherwise the most probable class), plus the threshold used.
 The probabilities come from the same call as the card's test metrics
-(`search.export.predict_proba`), so the model's own test rows reproduce them.
+(`trainable.model.predict_proba`), so the model's own test rows reproduce them.
 `write_predictions(frame, out)` writes .csv or .parquet atomically.
 Bad input raises `HpsearchError`; nothing is written then. Keras is imported
 inside functions.
@@ -18,13 +18,13 @@ inside functions.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from search.layout import CARD_FILE, MODEL_FILE, atomic_write
 from trainable.errors import HpsearchError
 
 __all__ = ["OUTPUT_SUFFIXES", "Prediction", "check_output", "predict_rows", "write_predictions"]
@@ -55,8 +55,8 @@ def check_output(out: str | Path | None) -> None:
 def _read_card(model_dir: Path) -> dict:
     if not model_dir.is_dir():
         raise HpsearchError(f"{model_dir}: model directory not found")
-    card_path = model_dir / "model_card.json"
-    for needed in (card_path, model_dir / "model.keras"):
+    card_path = model_dir / CARD_FILE
+    for needed in (card_path, model_dir / MODEL_FILE):
         if not needed.is_file():
             raise HpsearchError(f"{needed}: missing; MODEL_DIR must be an exported model (e.g. results/NAME/best)")
     try:
@@ -68,10 +68,10 @@ def _read_card(model_dir: Path) -> dict:
 
 
 def predict_rows(model_dir: str | Path, input_path: str | Path) -> Prediction:
-    from search.driver import quiet_tensorflow
-    from search.export import predict_proba
-    from trainable.data import inputs_from_frame, read_rows
+    from trainable.data import inputs_from_frame
+    from trainable.sources import read_rows
     from trainable.metrics import as_class_proba
+    from trainable.quiet import quiet_tensorflow
 
     model_dir = Path(model_dir)
     card = _read_card(model_dir)
@@ -81,9 +81,9 @@ def predict_rows(model_dir: str | Path, input_path: str | Path) -> Prediction:
     frame = read_rows(input_path, names)
     X = inputs_from_frame(frame, schema, where=str(input_path))
     quiet_tensorflow()
-    from trainable.model import load_model
+    from trainable.model import load_model, predict_proba
 
-    model = load_model(model_dir / "model.keras")
+    model = load_model(model_dir / MODEL_FILE)
     full = as_class_proba(predict_proba(model, X))
     if full.shape[1] != len(classes):
         raise HpsearchError(f"{model_dir}: the model outputs {full.shape[1]} classes but its card lists {len(classes)}")
@@ -105,12 +105,7 @@ def predict_rows(model_dir: str | Path, input_path: str | Path) -> Prediction:
 def write_predictions(frame: pd.DataFrame, out: str | Path) -> None:
     out = Path(out)
     check_output(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        if out.suffix.lower() == ".csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if out.suffix.lower() == ".csv":
+        atomic_write(out, lambda tmp: frame.to_csv(tmp, index=False))
+    else:
+        atomic_write(out, lambda tmp: frame.to_parquet(tmp, index=False))

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,11 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from search.review import Sweep, open_sweep
+from search.formatting import number
+from search.layout import (
+    BEST_DIR, CARD_FILE, MODEL_FILE, PICK_FILE, REPORT_FILE, STUDY_FILE, TUNE_RESULT_FILE, atomic_write_text, study_url,
+)
+from search.results import Sweep, open_sweep
+from search.space import BRIEF
 
-__all__ = ["REPORT_FILE", "write_report"]
+__all__ = ["write_report"]
 
-REPORT_FILE = "report.html"
 _TOP = 5  # trials in the learning curves
 _TABLE_ROWS = 10
 _STYLE = """
@@ -55,13 +58,7 @@ def _esc(value: Any) -> str:
 
 
 def _num(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "n/a"
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return f"{_num(value[0], digits)} to {_num(value[1], digits)}"
-    if isinstance(value, (float, np.floating)):
-        return f"{value:.{digits}f}"
-    return _esc(value)
+    return _esc(number(value, digits))
 
 
 def _float(value: Any) -> float | None:
@@ -172,8 +169,8 @@ def _roc_and_calibration(card: dict[str, Any], y_test: np.ndarray, proba: np.nda
 
 
 def _model_section(sweep: Sweep, data) -> str:
-    best = sweep.path / "best"
-    card_file = best / "model_card.json"
+    best = sweep.path / BEST_DIR
+    card_file = best / CARD_FILE
     if not card_file.is_file():
         return "<h2>Exported model</h2>" + _note("No exported model yet (the sweep has not finished).")
     card = json.loads(card_file.read_text())
@@ -184,11 +181,10 @@ def _model_section(sweep: Sweep, data) -> str:
                            f"{_num(pick.get('mean'), 4)} (std {_num(pick.get('std'), 4)}) over seeds {pick.get('seeds')}."))
     if "test" not in card or "auroc_ci95" not in card["test"]:
         return "".join(parts) + _note("This model card predates the clinical metrics; re-export to see them.")
-    from search.export import predict_proba
-    from trainable.model import load_model
+    from trainable.model import load_model, predict_proba
 
     data = data if data is not None else sweep.data()
-    model = load_model(best / "model.keras")
+    model = load_model(best / MODEL_FILE)
     proba, val_proba = predict_proba(model, data.X_test), predict_proba(model, data.X_val)
     parts.append(_roc_and_calibration(card, data.y_test, proba, data.y_val, val_proba, list(data.class_names)))
     return "".join(parts)
@@ -207,10 +203,9 @@ def _leaderboard_section(sweep: Sweep) -> str:
         tied = r.get("tied_with_best")
         tied = "" if tied is None or (isinstance(tied, float) and np.isnan(tied)) else ("yes" if str(tied) == "True" else "no")
         rows.append([r["rank"], _esc(r["trial_id"]), _esc(r["status"]), _num(_float(r["val_auroc"])), ci, tied,
-                     _num(_float(r["val_loss"])), r["epochs"], _esc(r["units"]), _esc(r["activation"]),
-                     _num(r["learning_rate"], 5), r["batch_size"], _esc(r["optimizer"])])
+                     _num(_float(r["val_loss"])), r["epochs"], *(_num(r[h], 5) for h in BRIEF)])
     header = ["rank", "trial", "status", "val AUROC", "95% CI", "tied with best", "val loss", "epochs",
-              "units", "activation", "learning rate", "batch", "optimizer"]
+              *(h.replace("_", " ") for h in BRIEF)]
     text = f"<h2>Leaderboard (top {len(shown)} of {len(board)} trials, ranked by {_esc(metric)})</h2>"
     tied_col = board.get("tied_with_best")
     if tied_col is not None and tied_col.notna().any():
@@ -228,7 +223,7 @@ def _leaderboard_section(sweep: Sweep) -> str:
 
 
 def _pick_section(sweep: Sweep) -> str:
-    path = sweep.path / "pick.csv"
+    path = sweep.path / PICK_FILE
     if not path.is_file():
         return ""
     pick = pd.read_csv(path, dtype={"trial_id": str, "values": str, "seeds": str})
@@ -244,11 +239,10 @@ def _pick_section(sweep: Sweep) -> str:
 def _study(sweep: Sweep):
     import optuna
 
-    db = sweep.path / "study.db"
-    if not db.is_file():
+    if not (sweep.path / STUDY_FILE).is_file():
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = f"sqlite:///{db}"
+    storage = study_url(sweep.path)
     names = optuna.get_all_study_names(storage)
     name = sweep.config.name if sweep.config.name in names else (names[0] if len(names) == 1 else None)
     return optuna.load_study(study_name=name, storage=storage) if name else None
@@ -290,7 +284,7 @@ def _learning_curves(sweep: Sweep) -> str:
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
     shown = 0
     for i, (_, row) in enumerate(sweep.ranked().head(_TOP).iterrows()):
-        path = sweep.trial_file(str(row["trial_id"]), "result.json")
+        path = sweep.trial_file(str(row["trial_id"]), TUNE_RESULT_FILE)
         if not path.is_file():
             continue
         epochs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -317,7 +311,7 @@ def write_report(results_dir: str | Path, *, data=None) -> Path:
     """Write `results_dir/report.html` (see the module docstring); returns its path."""
     from plotly.offline import get_plotlyjs
 
-    from search.driver import quiet_tensorflow
+    from trainable.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     sweep = open_sweep(results_dir)
@@ -341,7 +335,5 @@ def write_report(results_dir: str | Path, *, data=None) -> Path:
         + "\n</body></html>\n"
     )
     out = sweep.path / REPORT_FILE
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    atomic_write_text(out, page)
     return out

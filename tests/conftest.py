@@ -18,8 +18,9 @@ def ray_session():
     """A real local Ray instance, started once and shared by every slow test."""
     import ray
 
+    from search.cluster import init_ray
     from search.config import load_config
-    from search.driver import init_ray, quiet_tensorflow
+    from trainable.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     os.environ.pop("RAY_ADDRESS", None)

@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from search.config import load_config
 from search.leaderboard import COLUMNS, build_leaderboard, mark_ties, render
 from trainable.errors import HpsearchError
-from trainable.metrics import _auroc_rows, auroc_ci, choose_threshold, clinical_metrics
+from trainable.metrics import auroc_ci, auroc_rows, choose_threshold, clinical_metrics
 
 
 def _scores(n=120, seed=0, shift=1.5):
@@ -28,8 +28,8 @@ def test_vectorised_bootstrap_auroc_equals_scikit_learn_with_ties():
     for row in idx:
         if len(np.unique(y[row])) < 2:
             continue
-        order = np.argsort(y[row], kind="stable")  # _auroc_rows takes fixed labels per column
-        ours = _auroc_rows(p[row][order][None, :], y[row][order] == 1)[0]
+        order = np.argsort(y[row], kind="stable")  # auroc_rows takes fixed labels per column
+        ours = auroc_rows(p[row][order][None, :], y[row][order] == 1)[0]
         assert ours == pytest.approx(roc_auc_score(y[row], p[row]), abs=1e-12)
 
 

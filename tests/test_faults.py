@@ -3,7 +3,7 @@ that is SIGKILLed, a configuration that diverges to NaN, a driver that is
 SIGKILLed and then resumed, Ctrl-C (SIGINT) on the driver.
 
 Failures are injected with the TEST-ONLY `HPSEARCH_FAULT=KIND[,KIND...]@DIR`
-(see `trainable.train._with_fault`): the n-th trial attempt to report an epoch
+(see `trainable.faults`): the n-th trial attempt to report an epoch
 fails as KIND number n, once, whichever worker runs it.
 """
 
@@ -24,15 +24,20 @@ import yaml
 from conftest import HPSEARCH, ROOT, tiny_overrides
 from search.config import load_config
 from search.driver import resume_sweep, run_sweep
-from search.errors import HpsearchError
+from trainable.errors import HpsearchError
+
+
+def _saved_trials(out: Path) -> list[tuple[dict, dict]]:
+    """(trial, runtime) of each trial in the experiment state Ray Tune saved last (what a resume starts from).
+    The one place that parses Ray Tune's own files."""
+    state_file = max((out / "tune").glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime)
+    return [(json.loads(t), json.loads(r)) for t, r in json.loads(state_file.read_text())["trial_data"]]
 
 
 def _tune_trials(out: Path) -> dict[str, dict]:
     """Per trial id: Tune's saved status and failure count, and its reported epochs and worker pids."""
-    state_file = max((out / "tune").glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime)
     trials = {}
-    for trial_json, runtime_json in json.loads(state_file.read_text())["trial_data"]:
-        trial, runtime = json.loads(trial_json), json.loads(runtime_json)
+    for trial, runtime in _saved_trials(out):
         results = [json.loads(line) for line in (out / "tune" / f"trial_{trial['trial_id']}" / "result.json").open()]
         trials[trial["trial_id"]] = {
             "status": trial["status"],
@@ -147,10 +152,8 @@ def _reap(session: int) -> None:
 
 
 def _saved_statuses(out: Path) -> dict[str, str]:
-    """Trial id -> status in the experiment state Ray Tune saved (what a resume starts from)."""
-    state_file = max((out / "tune").glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime)
-    trials = (json.loads(t) for t, _ in json.loads(state_file.read_text())["trial_data"])
-    return {t["trial_id"]: t["status"] for t in trials}
+    """Trial id -> status in the experiment state Ray Tune saved."""
+    return {trial["trial_id"]: trial["status"] for trial, _ in _saved_trials(out)}
 
 
 @pytest.mark.slow
@@ -245,6 +248,13 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, article_npy):
     with pytest.raises(HpsearchError, match=f"no saved Ray Tune state.*hpsearch run {early / 'config.yaml'} --overwrite"):
         resume_sweep(early)
 
+    stale = _sweep_folder(tmp_path / "stale")  # its Tune state pickles a class this version does not have
+    (stale / "tune").mkdir()
+    (stale / "tune" / "tuner.pkl").write_bytes(b"csearch._gone\nLiveLeaderboard\n.")
+    (stale / "tune" / "experiment_state-2026-01-01_00-00-00.json").write_text("{}")
+    with pytest.raises(HpsearchError, match="cannot load the saved Ray Tune state .*ModuleNotFoundError.*--overwrite"):
+        resume_sweep(stale)
+
     changed = tmp_path / "changed"
     changed.mkdir()
     (changed / "config.yaml").write_text(load_config(None, {"data.source": str(article_npy)}).to_yaml())
@@ -276,7 +286,7 @@ def test_the_error_column_names_the_exception_or_a_dead_worker(tmp_path):
     import ray.exceptions
     from ray.tune import Result
 
-    from search._live import error_text
+    from search.trials import error_text
 
     try:
         raise RuntimeError("HPSEARCH_FAULT: injected failure 1 (raise)")

@@ -1,7 +1,7 @@
 """A reused trial worker must not keep what earlier trials traced.
 
 Keras + TensorFlow keep every traced graph of a finished model alive; the
-trainable releases them between trials (`trainable.train._release_graphs`).
+trainable releases them between trials (`trainable.tf_runtime.reset_between_trials`).
 These tests train real models in this process, several in a row, as a reused
 Ray worker does.
 """
@@ -14,25 +14,21 @@ pytestmark = pytest.mark.slow
 
 
 def _trial(data, seed: int, optimizer: str) -> None:
+    from trainable.settings import TrialSettings
     from trainable.train import fit_and_report
 
     hp = {"n_layers": 2, "units_0": 16, "units_1": 8, "activation": "relu", "dropout": 0.1, "l2": 0.0,
           "learning_rate": 1e-3, "optimizer": optimizer, "batch_size": 64}
-    config = {**hp, "max_epochs": 2, "metric": "val_auroc", "seed": seed, "cpus": 1}
-    fit_and_report(config, data, lambda metrics, checkpoint: None)
+    settings = TrialSettings(max_epochs=2, metric="val_auroc", seed=seed, cpus=1)
+    fit_and_report(hp, settings, data, lambda metrics, checkpoint: None)
 
 
 def test_graphs_of_finished_trials_are_released():
     from search.config import load_config
-    from search.driver import load_data
-    from trainable import train
+    from trainable.tf_runtime import configure_tensorflow, leftovers, release_graphs
 
-    train.configure_tensorflow(1)
-    data = load_data(load_config())
-
-    def leftovers() -> tuple[int, int]:
-        graphs = [g for g in train._function_graphs() if id(g) not in train._KEPT_GRAPHS]
-        return len(graphs), len(train._function_names() - train._KEPT_FUNCTIONS)
+    configure_tensorflow(1)
+    data = load_config().data.load()
 
     _trial(data, 0, "adam")
     after_one = leftovers()
@@ -46,6 +42,6 @@ def test_graphs_of_finished_trials_are_released():
     import keras
 
     keras.backend.clear_session()
-    train._release_graphs()
+    release_graphs()
     graphs, functions = leftovers()
     assert functions == 0 and graphs <= after_one[0], (graphs, functions, after_one)

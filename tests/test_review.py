@@ -28,12 +28,12 @@ def hpsearch(*args):
 
 @pytest.fixture(scope="module")
 def swept(ray_session, tmp_path_factory):
-    from search.driver import load_data, run_sweep
+    from search.driver import run_sweep
 
     tmp = tmp_path_factory.mktemp("review")
     cfg = load_config(None, tiny_overrides(tmp, name="review"))
     outcome = run_sweep(cfg)
-    return outcome.out_dir, load_data(cfg)
+    return outcome.out_dir, cfg.data.load()
 
 
 def _best_model(out):
@@ -60,8 +60,8 @@ def test_leaderboard_carries_validation_intervals_and_ties(swept):
 
 
 def test_model_card_has_clinical_metrics_at_a_validation_threshold(swept):
-    from search.export import predict_proba
     from trainable.metrics import choose_threshold, clinical_metrics
+    from trainable.model import predict_proba
 
     out, data = swept
     card = json.loads((out / "best" / "model_card.json").read_text())
@@ -125,8 +125,8 @@ def test_export_any_trial_and_refuse_bad_targets(swept, tmp_path):
 
 
 def test_predict_reproduces_the_models_own_test_predictions(swept, tmp_path):
-    from search.export import predict_proba
     from trainable.metrics import clinical_metrics
+    from trainable.model import predict_proba
 
     out, data = swept
     card = json.loads((out / "best" / "model_card.json").read_text())

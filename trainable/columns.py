@@ -140,7 +140,7 @@ def to_model_input(X):
     (Keras takes text columns only as string tensors). Imports TensorFlow."""
     if not isinstance(X, dict):
         return X
-    from trainable._quiet import import_keras
+    from trainable.quiet import import_keras
 
     import_keras()
     import tensorflow as tf

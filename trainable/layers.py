@@ -9,7 +9,7 @@ before `keras.models.load_model` on a model trained with `data.missing: impute`.
 
 from __future__ import annotations
 
-from trainable._quiet import import_keras
+from trainable.quiet import import_keras
 
 keras = import_keras()
 

@@ -1,6 +1,11 @@
-"""Classification metrics on predicted probabilities (scikit-learn underneath).
+"""Classification metrics on predicted probabilities (scikit-learn underneath), and their directions.
 
-Contract: `score(y_true, proba)` returns `{"auroc", "accuracy", "loss"}` for
+Contract: `METRIC_MODES` is the one table of the validation metrics a sweep
+ranks by and their direction (`max` or `min`); `better(metric, a, b)` says
+whether value `a` beats `b`, `tiebreak(metric)` names the metric that breaks
+ties on it (lower loss, or higher AUROC when ranking by loss), and
+`better_epoch(metric, new, old)` compares two epochs' validation metrics with
+that tiebreak. `score(y_true, proba)` returns `{"auroc", "accuracy", "loss"}` for
 binary (`proba` of shape (n,) or (n, 1): probability of class 1) and
 multiclass (`proba` of shape (n, K): macro one-vs-rest AUROC). `loss` is the
 log loss (cross-entropy) of the predictions, without regularisation terms.
@@ -15,6 +20,8 @@ ties (never per epoch):
   whose sensitivity reaches the target. The value is the midpoint between the
   chosen score and the next lower one (so it does not sit on a training-time
   score); a row is positive when its probability is >= the threshold.
+- `auroc_rows(scores, positive)`: the AUROC of each row of a matrix of scores
+  for fixed labels (Mann-Whitney U from ranks, ties averaged), vectorised.
 - `auroc_ci(y, proba, n_boot, seed)`: percentile 95% interval of a stratified
   bootstrap (classes resampled separately, as pROC does), seeded; the AUROC
   of each resample is the Mann-Whitney statistic from ranks, vectorised.
@@ -35,7 +42,36 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_class_proba", "auroc_ci", "choose_threshold", "clinical_metrics", "score"]
+__all__ = [
+    "METRIC_MODES", "VALIDATION_METRICS", "as_class_proba", "auroc_ci", "auroc_rows", "better", "better_epoch",
+    "choose_threshold", "clinical_metrics", "score", "tiebreak",
+]
+
+METRIC_MODES = {"val_auroc": "max", "val_accuracy": "max", "val_loss": "min"}
+VALIDATION_METRICS = tuple(METRIC_MODES)
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Is `a` strictly better than `b` on `metric` (in its direction)?"""
+    return a > b if METRIC_MODES[metric] == "max" else a < b
+
+
+def tiebreak(metric: str) -> str:
+    """The metric that orders epochs and trials tied on `metric`: an AUROC that
+    saturates at 1.0 is still told apart by the loss (and the loss by the AUROC)."""
+    return "val_auroc" if metric == "val_loss" else "val_loss"
+
+
+def better_epoch(metric: str, new: dict[str, float], old: dict[str, float] | None) -> bool:
+    """Is the epoch with validation metrics `new` better than the best so far, `old`?"""
+    if not np.isfinite(new[metric]):
+        return False
+    if old is None:
+        return True
+    if new[metric] != old[metric]:
+        return better(metric, new[metric], old[metric])
+    other = tiebreak(metric)
+    return better(other, new[other], old[other])
 
 
 def as_class_proba(proba: np.ndarray) -> np.ndarray:
@@ -102,7 +138,7 @@ def _stratified_indices(y: np.ndarray, n_boot: int, rng: np.random.Generator) ->
     return idx, np.concatenate([y[g] for g in groups])
 
 
-def _auroc_rows(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
+def auroc_rows(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
     """AUROC of each row of `scores` (n_boot, n) for the fixed labels `positive` (n,): Mann-Whitney U."""
     from scipy.stats import rankdata
 
@@ -121,9 +157,9 @@ def _bootstrap_auroc(y: np.ndarray, full: np.ndarray, n_boot: int, seed: int) ->
     for start in range(0, n_boot, chunk):
         idx, y_rep = _stratified_indices(y, min(chunk, n_boot - start), rng)
         if full.shape[1] == 2:
-            out.append(_auroc_rows(full[idx, 1], y_rep == 1))
+            out.append(auroc_rows(full[idx, 1], y_rep == 1))
         else:
-            per_class = [_auroc_rows(full[idx, k], y_rep == k) for k in range(full.shape[1])]
+            per_class = [auroc_rows(full[idx, k], y_rep == k) for k in range(full.shape[1])]
             out.append(np.mean(per_class, axis=0))
     return np.concatenate(out)
 

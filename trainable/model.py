@@ -10,10 +10,13 @@ one-hot encoded by `StringLookup` with the training vocabulary (unknown values
 go to an out-of-vocabulary slot). Binary tasks get one sigmoid unit
 (probability of class 1), multiclass tasks a softmax.
 
-Hyperparameter keys: `n_layers`, `units_0` .. `units_{n_layers-1}`,
-`activation`, `dropout`, `l2`, `learning_rate`, `optimizer`.
-`load_model(path)` loads an exported model (custom layers registered).
-Keras is imported inside the functions so importing this module stays cheap.
+Hyperparameter keys: `n_layers`, one width per layer (`width_key(i)`:
+`units_0` .. `units_{n_layers-1}`), `activation`, `dropout`, `l2`,
+`learning_rate`, `optimizer`. `load_model(path)` loads a checkpointed or
+exported model (custom layers registered); `predict_proba(model, X)` is the
+one way hpsearch predicts with a model (checkpoint scoring, export, report,
+`hpsearch predict`), so they all see the same numbers. Keras is imported
+inside the functions so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -22,21 +25,31 @@ from typing import Any
 
 import numpy as np
 
-from trainable.columns import layout
+from trainable.columns import layout, to_model_input
 
-__all__ = ["build_model", "layer_widths", "load_model"]
+__all__ = ["build_model", "layer_widths", "load_model", "predict_proba", "width_key"]
+
+
+def width_key(layer: int) -> str:
+    """The hyperparameter key of hidden layer `layer`'s width."""
+    return f"units_{layer}"
 
 
 def layer_widths(hp: dict[str, Any]) -> list[int]:
-    return [int(hp[f"units_{i}"]) for i in range(int(hp["n_layers"]))]
+    return [int(hp[width_key(i)]) for i in range(int(hp["n_layers"]))]
 
 
 def load_model(path):
     """`keras.models.load_model` with hpsearch's custom layers registered."""
     import trainable.layers  # noqa: F401  (registers hpsearch>Impute)
-    from trainable._quiet import import_keras
+    from trainable.quiet import import_keras
 
     return import_keras().models.load_model(path)
+
+
+def predict_proba(model, X) -> np.ndarray:
+    """The model's probabilities for `X` (a matrix or a dict of columns), as float64."""
+    return np.asarray(model.predict(to_model_input(X), verbose=0), dtype=np.float64)
 
 
 def _optimizer(name: str, learning_rate: float):

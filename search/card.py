@@ -1,0 +1,200 @@
+"""The model card: what an exported model is, how it was chosen and how it scored, for programs and people.
+
+Contract: `build_card(...)` returns the card as a JSON-ready dict with keys
+`trial_id`, `metric`, `training_seed`, `created`, `hyperparameters` (one entry
+per name of `search.space.HYPERPARAMETERS`, `units` as a list of widths),
+`validation` (the trial's best-epoch `val_*` and `epoch`, plus the clinical
+metrics at the threshold on the validation split), `threshold` (the operating
+threshold, chosen on validation), `test` (the one test-split scoring),
+`data` (source, sha256, split sizes, schema, classes), `inputs`, `outputs`,
+`versions`, and any `extra` keys (e.g. `pick`). `card_markdown(card)` renders
+it for people (`model_card.md`). Imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from importlib import metadata
+from typing import Any
+
+from search.formatting import number, with_interval
+from search.space import describe
+
+__all__ = ["build_card", "card_markdown", "versions"]
+
+_PACKAGES = ("hpsearch", "tensorflow", "keras", "ray", "optuna", "numpy", "pandas", "scikit-learn")
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def _inputs(data) -> dict[str, Any]:
+    if data.layout == "matrix":
+        return {"layout": "matrix", "shape": [None, data.n_features], "dtype": "float32",
+                "features": list(data.feature_names)}
+    return {"layout": "columns", "inputs": {c["input"]: c["name"] for c in data.schema}}
+
+
+def _outputs(data) -> str:
+    if data.n_classes == 2:
+        return "probability of class 1 (`data.class_names[1]`), shape (n, 1)"
+    return "probability per class (`data.class_names` order), shape (n, K)"
+
+
+def build_card(*, trial_id: str, metric: str, training_seed: int, sampled: dict[str, Any],
+               validation: dict[str, Any], threshold: dict[str, Any], test: dict[str, Any], data,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    hyperparameters = describe(sampled)
+    hyperparameters["units"] = [int(w) for w in hyperparameters["units"]]
+    return {
+        "trial_id": trial_id,
+        "metric": metric,
+        "training_seed": training_seed,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "hyperparameters": hyperparameters,
+        "validation": validation,
+        "threshold": threshold,
+        "test": test,
+        "data": data.summary(),
+        "inputs": _inputs(data),
+        "outputs": _outputs(data),
+        "versions": versions(),
+        **(extra or {}),
+    }
+
+
+# -- Markdown --------------------------------------------------------------------------------------
+
+
+def _intro(card: dict[str, Any]) -> list[str]:
+    classes = card["data"].get("class_names", [])
+    what = f"`{classes[1]}`" if len(classes) == 2 else "each class"
+    return [
+        f"# Model card: trial {card['trial_id']}",
+        "",
+        f"Created {card.get('created', '?')} by hpsearch. The search optimised `{card.get('metric')}` on the "
+        "validation split; the test split was never seen by the search and was scored once, for this model.",
+        "",
+        "## Intended use and limits",
+        "",
+        f"A research model: a multilayer perceptron that outputs the probability of {what} from the features "
+        "below. It was developed and tested on one split of one dataset; it is not externally validated and is "
+        "not a medical device. Check calibration and the operating threshold on your own population before any "
+        "clinical use (TRIPOD+AI).",
+        "",
+    ]
+
+
+def _model(card: dict[str, Any]) -> list[str]:
+    hp, units = card["hyperparameters"], card["hyperparameters"].get("units", [])
+    lines = ["## Model", "", "| hyperparameter | value |", "|---|---|",
+             f"| hidden layers (units) | {len(units)} ({', '.join(map(str, units))}) |"]
+    for key, value in hp.items():
+        if key not in ("n_layers", "units"):
+            lines.append(f"| {key} | {f'{value:.3g}' if isinstance(value, float) else value} |")
+    lines.append(f"| best epoch (validation) | {card['validation'].get('epoch', 'n/a')} |")
+    if card.get("training_seed") is not None:
+        lines.append(f"| training seed | {card['training_seed']} |")
+    return lines + [""]
+
+
+def _data(card: dict[str, Any]) -> list[str]:
+    data = card["data"]
+    return [
+        "## Data",
+        "",
+        f"- source: `{data.get('source')}` (sha256 `{str(data.get('sha256', ''))[:16]}...`)",
+        f"- rows: {data.get('n_train')} train / {data.get('n_val')} validation / {data.get('n_test')} test "
+        "(stratified, seeded)",
+        f"- {data.get('n_features')} features: {', '.join(map(str, data.get('feature_names', [])))}",
+        f"- classes: {', '.join(map(str, data.get('class_names', [])))}",
+        "",
+    ]
+
+
+def _threshold(card: dict[str, Any]) -> list[str]:
+    thr = card.get("threshold") or {}
+    if thr.get("value") is None:
+        return ["## Operating threshold", "", thr.get("rule", "predict the class with the highest probability") + ".", ""]
+    how = (
+        "Youden's J (maximises sensitivity + specificity - 1)"
+        if thr.get("method") == "youden"
+        else f"the highest threshold with validation sensitivity >= {thr.get('target_sensitivity')}"
+    )
+    rule = thr["rule"].replace("value", number(thr["value"], 4))
+    return ["## Operating threshold", "", f"{rule}. Chosen on the validation split by {how}.", ""]
+
+
+def _performance(card: dict[str, Any]) -> list[str]:
+    test, val = card["test"], card["validation"]
+    lines = [
+        "## Performance", "", "| metric | validation | test |", "|---|---|---|",
+        f"| AUROC (95% bootstrap CI) | {number(val.get('val_auroc'))} ({number(val.get('auroc_ci95'))}) | "
+        f"{with_interval(test, 'auroc')} |",
+    ]
+    if "sensitivity" in test:
+        lines += [
+            f"| sensitivity at threshold (Wilson 95% CI) | {number(val.get('sensitivity'))} | "
+            f"{with_interval(test, 'sensitivity')} |",
+            f"| specificity at threshold (Wilson 95% CI) | {number(val.get('specificity'))} | "
+            f"{with_interval(test, 'specificity')} |",
+            f"| PPV | {number(val.get('ppv'))} | {number(test.get('ppv'))} |",
+            f"| NPV | {number(val.get('npv'))} | {number(test.get('npv'))} |",
+        ]
+    return lines + [
+        f"| AUPRC | | {number(test.get('auprc'))} |",
+        f"| Brier score | | {number(test.get('brier'), 4)} |",
+        f"| calibration slope (ideal 1) | | {number(test.get('calibration_slope'))} |",
+        f"| calibration intercept (ideal 0) | | {number(test.get('calibration_intercept'))} |",
+        f"| log loss | {number(val.get('val_loss'))} | {number(test.get('loss'))} |",
+        "",
+    ]
+
+
+def _confusion(card: dict[str, Any]) -> list[str]:
+    test, classes = card["test"], card["data"].get("class_names", [])
+    lines = []
+    if "confusion" in test:
+        c = test["confusion"]
+        pos, neg = (classes[1], classes[0]) if len(classes) == 2 else ("positive", "negative")
+        lines += [
+            f"Test split at the threshold ({test.get('n')} rows, {test.get('n_positive')} `{pos}`):",
+            "",
+            f"| | actual `{pos}` | actual `{neg}` |",
+            "|---|---|---|",
+            f"| predicted `{pos}` | {c['tp']} (TP) | {c['fp']} (FP) |",
+            f"| predicted `{neg}` | {c['fn']} (FN) | {c['tn']} (TN) |",
+            "",
+        ]
+    if test.get("calibration_slope") is None and len(classes) == 2:
+        lines += ["The calibration slope is not estimable here (the test scores separate the classes perfectly).", ""]
+    return lines
+
+
+def _pick(card: dict[str, Any]) -> list[str]:
+    pick = card.get("pick")
+    if not pick:
+        return []
+    return [
+        "## Robust pick",
+        "",
+        f"Chosen by `hpsearch pick` among the top {pick.get('top_k')} configurations, each retrained with "
+        f"seeds {pick.get('seeds')}: mean validation `{card.get('metric')}` {number(pick.get('mean'), 4)} "
+        f"(std {number(pick.get('std'), 4)}); this model is the seed-{card.get('training_seed')} run.",
+        "",
+    ]
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The model card as Markdown, for people (the JSON is for programs)."""
+    versions_line = ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items())
+    sections = (_intro, _model, _data, _threshold, _performance, _confusion, _pick)
+    return "\n".join([line for section in sections for line in section(card)] + ["## Versions", "", versions_line, ""])

@@ -1,0 +1,128 @@
+"""The driver's live view of a running `Tuner.fit`: progress, the leaderboard kept current, Ctrl-C.
+
+Contract: Tune pickles its callbacks with the experiment, so no callback holds
+the terminal. The driver wraps `fit` in `attach(key, on_update)`; a callback
+made with the same `key` (the original one, or the copy `Tuner.restore`
+unpickled) finds the display hook there and calls `on_update(done, total,
+best)` each time a trial finishes or fails for good. While attached, the first
+Ctrl-C (SIGINT) still goes to Ray Tune, which stops the trials in flight and
+saves its state; the watch records it (`Watch.interrupted`), and on leaving
+`attach` the SIGINT handler of before `fit` is back in place.
+- `TrialCounter(key, total)` counts finished trials (`hpsearch pick`).
+- `LiveLeaderboard(out, metric, max_epochs, total)` also rewrites
+  `<out>/leaderboard.csv` atomically at each finished trial; its rows are part
+  of Tune's saved state (`get_state`/`set_state`), so a restored sweep keeps
+  the trials that finished before the interruption.
+Imports Ray: load it lazily (driver only).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+from ray.tune import Callback
+
+from search.layout import LEADERBOARD_FILE
+from search.leaderboard import build_leaderboard, write_leaderboard
+from search.trials import row_of_trial
+from trainable.metrics import better
+
+__all__ = ["LiveLeaderboard", "TrialCounter", "Watch", "attach"]
+
+OnUpdate = Callable[[int, int, "float | None"], None]
+
+
+@dataclass
+class Watch:
+    """The driver's side of a running fit: its display hook, and whether Ctrl-C stopped it."""
+
+    on_update: OnUpdate | None
+    interrupted: bool = False
+
+
+_WATCHES: dict[str, Watch] = {}
+
+
+def _key(key: Path | str) -> str:
+    return str(Path(key).absolute())
+
+
+@contextmanager
+def attach(key: Path | str, on_update: OnUpdate | None) -> Iterator[Watch]:
+    """Watch the fit whose callbacks were made with `key` while the block runs (wrap `tuner.fit()` in it)."""
+    watch = Watch(on_update)
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGINT) if main else None
+    _WATCHES[_key(key)] = watch
+    try:
+        yield watch
+    finally:
+        _WATCHES.pop(_key(key), None)
+        if main and before is not None:
+            signal.signal(signal.SIGINT, before)  # Tune leaves its own handler installed after fit
+
+
+class TrialCounter(Callback):
+    def __init__(self, key: Path | str, total: int) -> None:
+        self.key, self.total, self.done = _key(key), total, 0
+        self.best: float | None = None
+
+    def setup(self, **info: Any) -> None:
+        """Called by Tune after it installed its SIGINT handler: note a Ctrl-C, then let Tune stop."""
+        watch = _WATCHES.get(self.key)
+        if watch is None or threading.current_thread() is not threading.main_thread():
+            return
+        tune_handler = signal.getsignal(signal.SIGINT)
+        if not callable(tune_handler):
+            return
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            watch.interrupted = True
+            tune_handler(signum, frame)
+
+        signal.signal(signal.SIGINT, on_sigint)
+
+    def _finished(self, trial: Any, failed: bool) -> None:
+        self.done += 1
+
+    def _tell(self) -> None:
+        watch = _WATCHES.get(self.key)
+        if watch is not None and watch.on_update is not None:
+            watch.on_update(self.done, self.total, self.best)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finished(trial, failed=False)
+        self._tell()
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finished(trial, failed=True)
+        self._tell()
+
+
+class LiveLeaderboard(TrialCounter):
+    def __init__(self, out: Path, metric: str, max_epochs: int, total: int) -> None:
+        super().__init__(out, total)
+        self.out, self.metric, self.max_epochs = Path(out), metric, max_epochs
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def get_state(self) -> dict[str, Any]:
+        return {"rows": dict(self.rows), "best": self.best}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.rows, self.best = dict(state["rows"]), state["best"]
+        self.done = len(self.rows)
+
+    def _finished(self, trial: Any, failed: bool) -> None:
+        row = row_of_trial(trial, self.max_epochs, failed)
+        self.rows[trial.trial_id] = row
+        self.done = len(self.rows)
+        value = row[self.metric]
+        if value is not None and not pd.isna(value) and (self.best is None or better(self.metric, value, self.best)):
+            self.best = float(value)
+        write_leaderboard(build_leaderboard(list(self.rows.values()), self.metric), self.out / LEADERBOARD_FILE)

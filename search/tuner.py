@@ -1,0 +1,229 @@
+"""Ray Tune's side of a sweep: the trial settings, the searcher, the scheduler, and the `Tuner`.
+
+Contract: `trial_settings(cfg)` is the frozen `TrialSettings` every trial gets
+(with `tune.with_parameters`, next to the data); Tune's `config` carries only
+the sampled hyperparameters. `make_tuner(cfg, data, out, callbacks, location)`
+builds the sweep's `Tuner`: Optuna's seeded TPE through `OptunaSearch` (the
+article's model and `search.enqueue` first; the study in `study.db`; Optuna
+gets each trial's final score only), ASHA early stopping on `epoch` (or FIFO),
+`search.max_failures` retries, reused trial actors. `restore_tuner(cfg, data,
+experiment)` continues a saved experiment (errored trials retried), or
+refuses when Tune never saved one. `grid_tuner(...)` runs a plain grid
+(`hpsearch pick`) with the same resources, retries and checkpoints.
+`close_study(cfg, out)` fails the Optuna trials a dead driver left RUNNING.
+Imports Ray and Optuna inside functions only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+from pathlib import Path
+from typing import Any, Callable
+
+from search.cluster import concurrency
+from search.config import Config
+from search.layout import CONFIG_FILE, TUNER_FILE, study_url, trial_dirname
+from trainable.data import Dataset
+from trainable.errors import HpsearchError
+from trainable.faults import FAULT_ENV
+from trainable.settings import TrialSettings
+
+__all__ = ["check_restorable", "close_study", "grid_tuner", "make_tuner", "restore_tuner", "trial_settings"]
+
+
+def _checkpoint_epochs(cfg: Config) -> tuple[int, ...] | None:
+    """Epochs at which a trial saves its best model so far: where ASHA may stop
+    it (grace_period * reduction_factor^k) and the last epoch. None (save at
+    every improvement) under a time budget, which may stop a trial anywhere."""
+    if cfg.search.time_budget_s is not None:
+        return None
+    es = cfg.search.early_stopping
+    epochs = {cfg.train.max_epochs}
+    if es.enabled:
+        rung = min(es.grace_period, cfg.train.max_epochs)
+        while rung < cfg.train.max_epochs:
+            epochs.add(rung)
+            rung *= es.reduction_factor
+    return tuple(sorted(epochs))
+
+
+def trial_settings(cfg: Config) -> TrialSettings:
+    return TrialSettings(
+        max_epochs=cfg.train.max_epochs,
+        metric=cfg.search.metric,
+        seed=cfg.search.seed,
+        cpus=max(1, int(math.ceil(cfg.train.cpus_per_trial))),
+        class_weight=cfg.train.class_weight,
+        checkpoint_epochs=_checkpoint_epochs(cfg),
+        fault=os.environ.get(FAULT_ENV) or None,
+    )
+
+
+def _trainable(cfg: Config, fn: Callable, **parameters: Any):
+    """`fn` with its parameters (through the object store) and a trial's CPUs."""
+    from ray import tune
+
+    return tune.with_resources(tune.with_parameters(fn, **parameters), {"cpu": cfg.train.cpus_per_trial})
+
+
+def _sweep_trainable(cfg: Config, data: Dataset):
+    from trainable.train import train_trial
+
+    return _trainable(cfg, train_trial, data=data, settings=trial_settings(cfg))
+
+
+def _name(trial) -> str:
+    return trial_dirname(trial.trial_id)
+
+
+def _searcher(cfg: Config, out: Path):
+    import optuna
+
+    from search._searcher import FinalScoreOptunaSearch
+    from search.space import define_by_run, seed_point
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    first = ([seed_point(cfg.space)] if cfg.search.seed_trial else []) + list(cfg.search.enqueue)
+    return FinalScoreOptunaSearch(
+        define_by_run(cfg.space),
+        metric=f"best_{cfg.search.metric}",
+        mode=cfg.search.mode,
+        points_to_evaluate=first or None,
+        sampler=optuna.samplers.TPESampler(seed=cfg.search.seed, n_startup_trials=min(10, cfg.search.trials)),
+        study_name=cfg.name,
+        storage=optuna.storages.RDBStorage(study_url(out)),
+    )
+
+
+def _scheduler(cfg: Config):
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    es = cfg.search.early_stopping
+    if not es.enabled:
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr="epoch",
+        max_t=cfg.train.max_epochs,
+        grace_period=min(es.grace_period, cfg.train.max_epochs),
+        reduction_factor=es.reduction_factor,
+    )
+
+
+def _run_config(cfg: Config, location: tuple[str, str], callbacks: list):
+    from ray import tune
+
+    return tune.RunConfig(
+        name=location[1],
+        storage_path=location[0],
+        failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        callbacks=callbacks,
+        verbose=0,
+    )
+
+
+def make_tuner(cfg: Config, data: Dataset, out: Path, callbacks: list, location: tuple[str, str]):
+    """The sweep's `Tuner`; `location` is (storage path, experiment name)."""
+    from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
+
+    metric = f"best_{cfg.search.metric}"
+    return tune.Tuner(
+        _sweep_trainable(cfg, data),
+        tune_config=tune.TuneConfig(
+            metric=metric,
+            mode=cfg.search.mode,
+            search_alg=_searcher(cfg, out),
+            scheduler=_scheduler(cfg),
+            num_samples=cfg.search.trials,
+            max_concurrent_trials=concurrency(cfg),
+            time_budget_s=cfg.search.time_budget_s,
+            reuse_actors=True,
+            trial_name_creator=_name,
+            trial_dirname_creator=_name,
+        ),
+        run_config=_run_config(cfg, location, [*callbacks, JsonLoggerCallback()]),
+    )
+
+
+def _files(experiment: str):
+    import pyarrow.fs
+
+    if "://" in experiment:
+        return pyarrow.fs.FileSystem.from_uri(experiment)
+    return pyarrow.fs.LocalFileSystem(), experiment
+
+
+def _state_saved(experiment: str) -> bool:
+    """Has Ray Tune saved the experiment's state at least once (not just `tuner.pkl`)?"""
+    import pyarrow.fs
+
+    fs, path = _files(experiment)
+    found = fs.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
+    return any(Path(info.path).name.startswith("experiment_state-") for info in found)
+
+
+def _unpickle_error(experiment: str) -> str | None:
+    """Why the saved `tuner.pkl` does not load here (it pickles hpsearch's own
+    callback: one saved by another version may not), or None when it does."""
+    fs, path = _files(experiment)
+    try:
+        with fs.open_input_stream(f"{path}/{TUNER_FILE}") as stream:
+            pickle.loads(stream.read())
+    except (ImportError, AttributeError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def check_restorable(out: Path, experiment: str) -> None:
+    """Refuse, before Ray starts, a sweep whose Ray Tune state is missing or does not load."""
+    from ray import tune
+
+    again = f"start it again with `hpsearch run {out / CONFIG_FILE} --overwrite`"
+    if not (tune.Tuner.can_restore(experiment) and _state_saved(experiment)):
+        raise HpsearchError(
+            f"{out}: no saved Ray Tune state at {experiment} (the sweep stopped before its first trials); {again}"
+        )
+    error = _unpickle_error(experiment)
+    if error:
+        raise HpsearchError(f"{experiment}: cannot load the saved Ray Tune state ({error}); it was probably "
+                            f"saved by another version of hpsearch: {again}")
+
+
+def restore_tuner(cfg: Config, data: Dataset, experiment: str):
+    """The saved sweep's `Tuner` (call `check_restorable` first): finished trials
+    kept, unfinished ones continued from their checkpoints, errored ones retried."""
+    from ray import tune
+
+    return tune.Tuner.restore(experiment, trainable=_sweep_trainable(cfg, data), resume_errored=True)
+
+
+def grid_tuner(cfg: Config, fn: Callable, grid: dict[str, list], location: tuple[str, str],
+               callbacks: list, name: Callable, **parameters: Any):
+    """A `Tuner` over every combination of `grid`, each run `fn(config, **parameters)`."""
+    from ray import tune
+
+    return tune.Tuner(
+        _trainable(cfg, fn, **parameters),
+        param_space={key: tune.grid_search(values) for key, values in grid.items()},
+        tune_config=tune.TuneConfig(
+            num_samples=1,
+            max_concurrent_trials=concurrency(cfg),
+            reuse_actors=True,
+            trial_name_creator=name,
+            trial_dirname_creator=name,
+        ),
+        run_config=_run_config(cfg, location, callbacks),
+    )
+
+
+def close_study(cfg: Config, out: Path) -> None:
+    """Mark as failed the Optuna trials left RUNNING by a driver that died after
+    asking for them but before Tune saved its state (Tune never ran them)."""
+    import optuna
+
+    study = optuna.load_study(study_name=cfg.name, storage=study_url(out))
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)

@@ -1,0 +1,127 @@
+"""What a trial does after each epoch: score it, keep the best, checkpoint when due, report.
+
+Contract: `EpochReporter` is the Keras callback of a trial's one `model.fit`.
+After every epoch it scores the validation split (`trainable.metrics.score`),
+keeps the best epoch (`better_epoch`: by the trial's metric, ties broken by
+the other), and calls `report(metrics, checkpoint_dir or None)` with the
+epoch's metrics, the best epoch's (`best_val_*`, `best_epoch`) and
+bookkeeping. A non-finite loss stops training with `diverged: True`.
+`CheckpointPlan` decides when a checkpoint is attached and with which
+weights: at every improvement, or only at `TrialSettings.checkpoint_epochs`
+with the best weights kept in memory since the last one. The last epoch, or a
+divergence, always leaves a checkpoint marked `finished` when there is a model
+to keep, so a trial restored after it ended stops at once. Imports Keras:
+load it inside a trial only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from trainable.checkpoint import TrialState, write_checkpoint
+from trainable.columns import to_model_input
+from trainable.metrics import better_epoch, score
+from trainable.quiet import import_keras
+from trainable.settings import TrialSettings
+from trainable.tf_runtime import rss_mb
+
+keras = import_keras()
+
+__all__ = ["CheckpointPlan", "EpochReporter"]
+
+Report = Callable[[dict[str, Any], "str | None"], None]
+_NO_BEST = {"val_auroc": 0.0, "val_accuracy": 0.0, "val_loss": 1e9, "epoch": 0}  # reported until an epoch is scored
+
+
+class CheckpointPlan:
+    """When to checkpoint and which weights. `milestones` None: at every
+    improvement, the current weights. Otherwise at the milestone epochs, the
+    best weights since the previous checkpoint (`pending`). `saved` are the
+    weights of the latest checkpoint, re-saved as the final one if nothing
+    improved since."""
+
+    def __init__(self, milestones: set[int] | None, saved: list | None) -> None:
+        self.milestones = milestones
+        self.pending: list | None = None
+        self.saved = saved
+
+    def due(self, model, epoch: int, improved: bool, final: bool) -> tuple[bool, list | None]:
+        """(checkpoint now?, the weights to save: None for the model's current ones)."""
+        if self.milestones is None:
+            due = improved
+        else:
+            if improved:
+                self.pending = model.get_weights()
+            due = self.pending is not None and epoch in self.milestones
+        if final:
+            due = due or self.saved is not None or self.pending is not None
+        if improved and self.milestones is None:
+            return due, None
+        return due, self.pending if self.pending is not None else self.saved
+
+
+class EpochReporter(keras.callbacks.Callback):
+    def __init__(self, settings: TrialSettings, data, report: Report, state: TrialState,
+                 plan: CheckpointPlan, fixed: dict[str, Any], started: float) -> None:
+        super().__init__()
+        self.settings, self.data, self.report = settings, data, report
+        self.state, self.plan = state, plan
+        self.fixed = fixed  # reported with every epoch: n_params, node, pid, start times
+        self.started = started  # perf_counter at the trial's start: `train_seconds`
+        self.X_val = to_model_input(data.X_val)
+        self.best_proba: np.ndarray | None = None  # validation probabilities of the best epoch
+        self.last: dict[str, Any] = {}  # the latest reported metrics
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs, n = logs or {}, epoch + 1
+        loss = float(logs.get("loss", float("nan")))
+        val, proba = self._validate(loss)
+        diverged = not (math.isfinite(loss) and math.isfinite(val["val_loss"]))
+        improved = not diverged and better_epoch(self.settings.metric, val, self.state.best)
+        if improved:
+            self.state.best, self.best_proba = {**val, "epoch": n}, proba
+        self.state.epoch = n
+        self.last = self._metrics(n, loss, float(logs.get("accuracy", float("nan"))), val, diverged)
+        final = diverged or n >= self.settings.max_epochs
+        if diverged:
+            self.model.stop_training = True
+        if final:
+            self.state.finished = True
+        due, keep = self.plan.due(self.model, n, improved, final)
+        if due:
+            self._checkpoint(keep)
+        else:
+            self.report(self.last, None)
+
+    def _validate(self, loss: float) -> tuple[dict[str, float], np.ndarray | None]:
+        if not math.isfinite(loss):
+            return {"val_auroc": float("nan"), "val_accuracy": float("nan"), "val_loss": float("nan")}, None
+        proba = np.asarray(self.model(self.X_val, training=False))
+        return {f"val_{k}": v for k, v in score(self.data.y_val, proba).items()}, proba
+
+    def _metrics(self, epoch: int, loss: float, accuracy: float, val: dict[str, float], diverged: bool) -> dict:
+        best = self.state.best or _NO_BEST
+        return {
+            "epoch": epoch, "loss": loss, "accuracy": accuracy, **val,
+            "best_epoch": best["epoch"],
+            **{f"best_{k}": best[k] for k in val},
+            "train_seconds": time.perf_counter() - self.started,
+            "diverged": diverged, "rss_mb": rss_mb(), **self.fixed,
+        }
+
+    def _checkpoint(self, keep: list | None) -> None:
+        """Report with a checkpoint of `keep` (or the current weights), then train on from the current ones."""
+        current = None
+        if keep is not None:
+            current = self.model.get_weights()
+            self.model.set_weights(keep)
+        self.plan.saved = keep if keep is not None else self.model.get_weights()
+        with write_checkpoint(self.model, self.state, self.best_proba) as folder:
+            self.report(self.last, folder)
+        if current is not None:
+            self.model.set_weights(current)
+        self.plan.pending = None
