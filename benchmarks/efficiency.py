@@ -75,7 +75,7 @@ def bare_loop(configs: list[dict], epochs: int) -> list[float]:
     from trainable.train import fit_and_report
 
     configure_tensorflow(1)
-    data = load_config().data.load()
+    data = load_config().data.load(0)  # one validation split, as the sweep below
     settings = TrialSettings(max_epochs=epochs, metric="val_auroc", seed=0, cpus=1)
     seconds = []
     for hp in configs:
@@ -114,6 +114,7 @@ def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
             "seed_trial": False,
             "enqueue": configs,
             "early_stopping": {"enabled": False},
+            "cv": {"folds": 0},  # one validation split, as the bare loop
         },
         "train": {"max_epochs": epochs},
     }

@@ -37,7 +37,7 @@ def _setup(threads: int):
     keras = import_keras()
     from search.config import load_config
 
-    return keras, load_config().data.load()
+    return keras, load_config().data.load(0)  # one validation split, as the peers
 
 
 def _val_auroc(model, data) -> float:
@@ -112,7 +112,7 @@ def run_hpsearch(trials: int, epochs: int, workdir: Path) -> float:
     args = [sys.executable, "-m", "search.cli", "run", "--name", "peers", "--results-dir", str(workdir),
             "--trials", str(trials), "--max-epochs", str(epochs), "--overwrite"]
     cfg = workdir / "peers.yaml"
-    cfg.write_text("search:\n  early_stopping:\n    enabled: false\n")
+    cfg.write_text("search:\n  metric: val_auroc\n  cv:\n    folds: 0\n  early_stopping:\n    enabled: false\n")  # as the peers
     subprocess.run([*args[:4], str(cfg), *args[4:]], check=True, cwd=ROOT, capture_output=True)
     board = pd.read_csv(workdir / "peers" / LEADERBOARD_FILE)
     return float(board["val_auroc"].max())

@@ -8,7 +8,8 @@ metrics at the threshold on the validation split), `threshold` (the operating
 threshold, chosen on validation), `test` (the one test-split scoring),
 `data` (source, sha256, split sizes, schema, classes), `inputs`, `outputs`,
 `versions`, and any `extra` keys (e.g. `pick`). `card_markdown(card)` renders
-it for people (`model_card.md`). Imports nothing heavy.
+it for people (`model_card.md`); `performance_rows(card)` and
+`validated_on(card)` are the text the report shows too. Imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from search.formatting import number, with_interval
 from search.space import describe
 
-__all__ = ["build_card", "card_markdown", "versions"]
+__all__ = ["build_card", "card_markdown", "performance_rows", "validated_on", "versions"]
 
 _PACKAGES = ("hpsearch", "tensorflow", "keras", "ray", "optuna", "numpy", "pandas", "scikit-learn")
 
@@ -74,6 +75,13 @@ def build_card(*, trial_id: str, metric: str, training_seed: int, sampled: dict[
 # -- Markdown --------------------------------------------------------------------------------------
 
 
+def validated_on(card: dict[str, Any]) -> str:
+    folds = card["validation"].get("folds") or 0
+    if folds:
+        return f"out-of-fold predictions of {folds}-fold cross-validation ({card['validation'].get('n')} rows pooled)"
+    return "validation split"
+
+
 def _intro(card: dict[str, Any]) -> list[str]:
     classes = card["data"].get("class_names", [])
     what = f"`{classes[1]}`" if len(classes) == 2 else "each class"
@@ -81,7 +89,9 @@ def _intro(card: dict[str, Any]) -> list[str]:
         f"# Model card: trial {card['trial_id']}",
         "",
         f"Created {card.get('created', '?')} by hpsearch. The search optimised `{card.get('metric')}` on the "
-        "validation split; the test split was never seen by the search and was scored once, for this model.",
+        f"{validated_on(card)}; the test split was never seen by the search and was scored once, for this model. "
+        "The validation numbers are optimistic, because they were used to choose this model among the trials; "
+        "the test numbers are not.",
         "",
         "## Intended use and limits",
         "",
@@ -112,8 +122,10 @@ def _data(card: dict[str, Any]) -> list[str]:
         "## Data",
         "",
         f"- source: `{data.get('source')}` (sha256 `{str(data.get('sha256', ''))[:16]}...`)",
-        f"- rows: {data.get('n_train')} train / {data.get('n_val')} validation / {data.get('n_test')} test "
-        "(stratified, seeded)",
+        (f"- rows: {data.get('n_dev')} development ({data.get('folds')}-fold cross-validation) / "
+         f"{data.get('n_test')} test (stratified, seeded)" if data.get("folds") else
+         f"- rows: {data.get('n_train')} train / {data.get('n_val')} validation / {data.get('n_test')} test "
+         "(stratified, seeded)"),
         f"- {data.get('n_features')} features: {', '.join(map(str, data.get('feature_names', [])))}",
         f"- classes: {', '.join(map(str, data.get('class_names', [])))}",
         "",
@@ -130,33 +142,35 @@ def _threshold(card: dict[str, Any]) -> list[str]:
         else f"the highest threshold with validation sensitivity >= {thr.get('target_sensitivity')}"
     )
     rule = thr["rule"].replace("value", number(thr["value"], 4))
-    return ["## Operating threshold", "", f"{rule}. Chosen on the validation split by {how}.", ""]
+    return ["## Operating threshold", "", f"{rule}. Chosen on the {validated_on(card)} by {how}.", ""]
+
+
+def performance_rows(card: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(metric, validation, test) rows of the card's performance table, as text (Markdown and the report)."""
+    test, val = card["test"], card["validation"]
+    rows = [("AUROC (95% CI: logit DeLong)", f"{number(val.get('val_auroc'))} ({number(val.get('auroc_ci95'))})",
+             with_interval(test, "auroc"))]
+    if "sensitivity" in test:
+        rows += [
+            ("sensitivity at threshold (Wilson 95% CI)", number(val.get("sensitivity")),
+             with_interval(test, "sensitivity")),
+            ("specificity at threshold (Wilson 95% CI)", number(val.get("specificity")),
+             with_interval(test, "specificity")),
+            ("PPV", number(val.get("ppv")), number(test.get("ppv"))),
+            ("NPV", number(val.get("npv")), number(test.get("npv"))),
+        ]
+    return rows + [
+        ("AUPRC (95% CI: Wilson on the positives)", "", with_interval(test, "auprc")),
+        ("Brier score (95% CI: BCa bootstrap)", "", with_interval(test, "brier", 4)),
+        ("calibration slope, ideal 1 (95% CI: Wald)", "", with_interval(test, "calibration_slope")),
+        ("calibration intercept, ideal 0 (95% CI: Wald)", "", with_interval(test, "calibration_intercept")),
+        ("log loss", number(val.get("val_loss")), number(test.get("loss"))),
+    ]
 
 
 def _performance(card: dict[str, Any]) -> list[str]:
-    test, val = card["test"], card["validation"]
-    lines = [
-        "## Performance", "", "| metric | validation | test |", "|---|---|---|",
-        f"| AUROC (95% bootstrap CI) | {number(val.get('val_auroc'))} ({number(val.get('auroc_ci95'))}) | "
-        f"{with_interval(test, 'auroc')} |",
-    ]
-    if "sensitivity" in test:
-        lines += [
-            f"| sensitivity at threshold (Wilson 95% CI) | {number(val.get('sensitivity'))} | "
-            f"{with_interval(test, 'sensitivity')} |",
-            f"| specificity at threshold (Wilson 95% CI) | {number(val.get('specificity'))} | "
-            f"{with_interval(test, 'specificity')} |",
-            f"| PPV | {number(val.get('ppv'))} | {number(test.get('ppv'))} |",
-            f"| NPV | {number(val.get('npv'))} | {number(test.get('npv'))} |",
-        ]
-    return lines + [
-        f"| AUPRC | | {number(test.get('auprc'))} |",
-        f"| Brier score | | {number(test.get('brier'), 4)} |",
-        f"| calibration slope (ideal 1) | | {number(test.get('calibration_slope'))} |",
-        f"| calibration intercept (ideal 0) | | {number(test.get('calibration_intercept'))} |",
-        f"| log loss | {number(val.get('val_loss'))} | {number(test.get('loss'))} |",
-        "",
-    ]
+    lines = ["## Performance", "", "| metric | validation | test |", "|---|---|---|"]
+    return lines + [f"| {name} | {val} | {test} |" for name, val, test in performance_rows(card)] + [""]
 
 
 def _confusion(card: dict[str, Any]) -> list[str]:
@@ -175,7 +189,8 @@ def _confusion(card: dict[str, Any]) -> list[str]:
             "",
         ]
     if test.get("calibration_slope") is None and len(classes) == 2:
-        lines += ["The calibration slope is not estimable here (the test scores separate the classes perfectly).", ""]
+        lines += ["The calibration slope is not estimable here: the test scores separate the classes (completely, "
+                  "or up to ties where they meet), so its estimate is infinite.", ""]
     return lines
 
 

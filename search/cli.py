@@ -63,6 +63,9 @@ def run(
     ] = None,
     data: Annotated[Optional[str], typer.Option(help="Data file (.npy/.npz/.csv/.parquet) or builtin:NAME.")] = None,
     target: Annotated[Optional[str], typer.Option(help="Label column of a table file.")] = None,
+    folds: Annotated[
+        Optional[str], typer.Option(help="Cross-validation folds: auto, 0 (one validation split) or k >= 2.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Delete an existing sweep of the same name first.")] = False,
 ) -> None:
     """Run a sweep: sample, train and rank models, then export the best one."""
@@ -74,6 +77,7 @@ def run(
         "search.seed": seed,
         "data.source": data,
         "data.target": target,
+        "search.cv.folds": int(folds) if folds and folds.lstrip("-").isdigit() else folds,
     }
     if data and not name and config is None:
         overrides["name"] = Path(data).stem if not data.startswith("builtin:") else data.removeprefix("builtin:")
@@ -119,10 +123,11 @@ class _SweepProgress:
         def on_start(data, archived) -> None:
             if archived is not None:
                 self.console.print(f"previous sweep moved to {archived}")
+            rows = (f"{data.n_dev} development rows in {data.n_folds} folds" if data.n_folds
+                    else f"{len(data.y_train)} train / {len(data.y_val)} val")
             self.console.print(
-                f"sweep [bold]{cfg.name}[/]: {cfg.search.trials} trials on {data.source} "
-                f"({len(data.y_train)} train / {len(data.y_val)} val / {len(data.y_test)} test rows, "
-                f"{data.n_features} features, {data.n_classes} classes) -> {cfg.out_dir}"
+                f"sweep [bold]{cfg.name}[/]: {cfg.search.trials} trials on {data.source} ({rows} / "
+                f"{len(data.y_test)} test rows, {data.n_features} features, {data.n_classes} classes) -> {cfg.out_dir}"
             )
             self.start(cfg)
 

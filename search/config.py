@@ -6,8 +6,9 @@ Defaults live only in the default YAML (`configs/breast_cancer.yaml`); a user
 file is merged on top of it (mappings key by key, lists and scalars replace),
 then command-line overrides (dotted keys) on top of that. The models below
 carry no defaults of their own, so the YAML stays the one documented place.
-`DataConfig.load()` reads and splits the data the config names (the one way
-every command gets a sweep's `Dataset`). The fields of `SpaceConfig` are the
+`Config.load_data()` reads and splits the data the config names, with the
+sweep's validation scheme (`search.cv.folds`): the one way every command gets
+a sweep's `Dataset`. The fields of `SpaceConfig` are the
 hyperparameters, in the order `search.space.HYPERPARAMETERS` lists them.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trainable.data import Dataset, load_dataset
 from trainable.errors import HpsearchError
@@ -121,7 +122,7 @@ class DataConfig(_Model):
             )
         return self
 
-    def load(self) -> Dataset:
+    def load(self, folds: int | str) -> Dataset:
         """Read, validate and split the data (refused with one line naming the file or column)."""
         return load_dataset(
             self.source,
@@ -133,6 +134,7 @@ class DataConfig(_Model):
             drop=self.drop,
             missing=self.missing,
             positive=self.positive,
+            folds=folds,
         )
 
 
@@ -140,6 +142,17 @@ class EarlyStoppingConfig(_Model):
     enabled: bool
     grace_period: int = Field(ge=1)
     reduction_factor: int = Field(ge=2)
+
+
+class CVConfig(_Model):
+    folds: Literal["auto"] | int
+
+    @field_validator("folds", mode="before")
+    @classmethod
+    def _folds(cls, value: Any) -> Any:
+        if value == "auto" or (type(value) is int and (value == 0 or value >= 2)):
+            return value
+        raise ValueError(f"must be auto, 0 (one validation split) or >= 2, got {value!r}")
 
 
 class SearchConfig(_Model):
@@ -152,6 +165,7 @@ class SearchConfig(_Model):
     seed_trial: bool
     enqueue: list[dict[str, Any]]
     early_stopping: EarlyStoppingConfig
+    cv: CVConfig
 
     @model_validator(mode="after")
     def _known_hyperparameters(self) -> SearchConfig:
@@ -211,6 +225,9 @@ class Config(_Model):
     def out_dir(self) -> Path:
         """Absolute path of this sweep's folder: <results_dir>/<name>."""
         return (Path(self.results_dir) / self.name).resolve()
+
+    def load_data(self) -> Dataset:
+        return self.data.load(self.search.cv.folds)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -68,7 +68,7 @@ def run_sweep(
 ) -> SweepOutcome:
     quiet_tensorflow()
     started = time.perf_counter()
-    data = cfg.data.load()  # every data mistake surfaces here, before any file is written
+    data = cfg.load_data()  # every data mistake surfaces here, before any file is written
     out = cfg.out_dir
     location = experiment_location(cfg, out, storage)
     check_address(address)
@@ -103,8 +103,8 @@ def resume_sweep(
     started = time.perf_counter()
     out = Path(results_dir).resolve()  # as cfg.out_dir was when the sweep started
     cfg, record = folder.resumable(out)
-    data = cfg.data.load()
-    folder.check_same_data(data, record.get("data_sha256"), "a resumed sweep must train on the same data")
+    data = cfg.load_data()
+    folder.check_same_data(data, record, "a resumed sweep must train on the same data")
     experiment = record["experiment"]
     check_restorable(out, experiment)
     check_address(address)
@@ -179,7 +179,7 @@ def _finish(cfg: Config, data: Dataset, results, started: float, marks: dict[str
     board = build_leaderboard(rows, cfg.search.metric)
     write_leaderboard(board, out / LEADERBOARD_FILE)
     marks["leaderboard_end"] = time.time()
-    board = validation_intervals(board, data, cfg.export, out)
+    board = validation_intervals(board, data, cfg.export, cfg.search.metric, out)
     write_leaderboard(board, out / LEADERBOARD_FILE)
     marks["intervals_end"] = time.time()
     card, best_dir = _export_best(cfg, data, board, {r["trial_id"]: res.config for r, res in zip(rows, results)})

@@ -3,11 +3,14 @@
 Contract: `export_model(row, checkpoint, sampled, data, out_dir, ...)` is the
 one way a trial becomes an exported model (the end of a sweep, `hpsearch
 export`, `hpsearch pick`): it loads the trial's best-epoch model from
-`checkpoint`, chooses the operating threshold on the VALIDATION split
-(`trainable.metrics.choose_threshold`), scores the held-out test split ONCE
-(`score()` plus `clinical_metrics` at that threshold), and writes
-`out_dir/model.keras` (takes raw features), `model_card.json` and
-`model_card.md` (`search.card`). `row` is the trial's leaderboard row (its
+`checkpoint`, takes its validation probabilities (cross-validated: the pooled
+out-of-fold predictions, `trainable.validation`), chooses the operating
+threshold on them (`trainable.metrics.choose_threshold`), scores the held-out
+test split ONCE (`score()` plus `clinical_metrics` at that threshold) with the
+model to export (cross-validated: the k fold-models averaged), and writes
+`out_dir/model.keras` (takes raw features), `model_card.json`,
+`model_card.md` (`search.card`) and `predictions.npz` (the validation and
+test probabilities the card was computed from, for the report). `row` is the trial's leaderboard row (its
 `trial_id`, best-epoch `val_*` and `best_epoch`); `sampled` its sampled
 hyperparameters. The folder is built beside the target and swapped in, so it
 is never half-written. `export_trial(results_dir, trial_id, out_dir,
@@ -25,7 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from search.card import build_card, card_markdown
-from search.layout import CARD_FILE, CARD_MD_FILE, MODEL_FILE, replace_folder
+from search.layout import CARD_FILE, CARD_MD_FILE, MODEL_FILE, PREDICTIONS_FILE, replace_folder
 from search.results import open_sweep
 from trainable.errors import HpsearchError
 from trainable.metrics import VALIDATION_METRICS, choose_threshold, clinical_metrics, score
@@ -75,13 +78,17 @@ def export_model(
     """Write model + card for one trial; returns the card. `settings`: the config's
     `export` section; `extra`: more top-level card keys (e.g. `pick`)."""
     from trainable.model import load_model, predict_proba
+    from trainable.validation import scheme_for, validation_proba
 
-    model = load_model(Path(checkpoint) / MODEL_FILE)
-    proba, val_proba = predict_proba(model, data.X_test), predict_proba(model, data.X_val)
+    trained = load_model(Path(checkpoint) / MODEL_FILE)
+    val_proba = validation_proba(trained, data)
+    model = scheme_for(data).export(trained)
+    proba = predict_proba(model, data.X_test)
     threshold = _threshold(data, val_proba, settings)
     boot = {"n_boot": settings.n_boot, "seed": settings.seed, "threshold": threshold["value"]}
     val_clinical = clinical_metrics(data.y_val, val_proba, **boot)
-    validation = {**{m: float(row[m]) for m in VALIDATION_METRICS}, "epoch": int(row["best_epoch"])}
+    validation = {**{m: float(row[m]) for m in VALIDATION_METRICS}, "epoch": int(row["best_epoch"]),
+                  "folds": data.n_folds, "n": int(len(data.y_val))}
     card = build_card(
         trial_id=str(row["trial_id"]),
         metric=metric,
@@ -98,6 +105,7 @@ def export_model(
         model.save(folder / MODEL_FILE)
         (folder / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
         (folder / CARD_MD_FILE).write_text(card_markdown(card))
+        np.savez(folder / PREDICTIONS_FILE, validation=val_proba, test=proba)
 
     replace_folder(Path(out_dir), fill)
     return card

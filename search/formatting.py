@@ -26,7 +26,7 @@ def number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def with_interval(block: dict[str, Any], key: str) -> str:
+def with_interval(block: dict[str, Any], key: str, digits: int = 3) -> str:
     interval = block.get(f"{key}_ci95")
-    text = number(block.get(key))
-    return f"{text} ({number(interval)})" if interval else text
+    text = number(block.get(key), digits)
+    return f"{text} ({number(interval, digits)})" if interval else text

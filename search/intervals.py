@@ -1,17 +1,18 @@
-"""Validation AUROC 95% intervals of a sweep's trials, and which trials are tied with the best.
+"""Validation AUROC intervals of a sweep's trials, and which trials are tied with the best (paired).
 
-Contract: `validation_intervals(board, data, settings, sweep_dir)` returns the
-leaderboard with each ranked trial's `val_auroc_ci95_lo/hi` and
-`tied_with_best` filled in (`search.leaderboard.mark_ties`). HOW: each ranked
-trial's best-epoch validation probabilities are read from its checkpoint
-(saved there by the trial; a checkpoint without them is loaded and predicts
-the validation split once); the interval is the model card's seeded,
-stratified bootstrap (`trainable.metrics.auroc_ci`), with the same resamples
-for every trial. That is honest (non-parametric, on the real predictions,
-ties included) and cheap. Overlapping intervals are a conservative reading
-of "statistically tied" (the trials share one validation split), which is
-what a reviewer needs to see. A trial whose checkpoint is gone gets no
-interval and no tie flag. Keras is imported only for such a fallback.
+Contract: `validation_intervals(board, data, settings, metric, sweep_dir)`
+returns the leaderboard with, for each ranked trial, `val_auroc_ci95_lo/hi`
+(`trainable.stats.auroc_ci`: logit-DeLong, a score interval at 0 or 1),
+`delta_ci95_lo/hi` (the 95% interval of the trial minus the best trial in the
+ranking `metric`, paired on the same validation rows:
+`trainable.stats.paired_difference`, DeLong for AUROC, a BCa bootstrap of
+the per-row differences otherwise) and `tied_with_best` (that interval holds
+0; the best trial is tied with itself). Each trial's best-epoch validation
+probabilities are read from its checkpoint, where the trial saved them (a
+checkpoint without them is loaded and predicts the validation rows once).
+The rows are the validation split, or, cross-validated, every development
+row out of fold. A trial whose checkpoint is gone gets no intervals and no tie
+flag. Keras is imported only for that fallback.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from search.results import locate_checkpoint
 from trainable.checkpoint import read_val_proba
 from trainable.data import Dataset
 from trainable.errors import HpsearchError
-from trainable.metrics import auroc_ci
+from trainable.stats import auroc_ci, paired_difference
 
 __all__ = ["validation_intervals"]
 
@@ -37,20 +38,36 @@ def _validation_proba(checkpoint: Path, data: Dataset) -> np.ndarray:
     saved = read_val_proba(checkpoint)
     if saved is not None:
         return saved
-    from trainable.model import load_model, predict_proba
+    from trainable.model import load_model
+    from trainable.validation import validation_proba
 
-    return predict_proba(load_model(checkpoint / MODEL_FILE), data.X_val)
+    return validation_proba(load_model(checkpoint / MODEL_FILE), data)
 
 
-def validation_intervals(board: pd.DataFrame, data: Dataset, settings, sweep_dir: str | Path | None = None) -> pd.DataFrame:
-    """`board` with its interval and tie columns filled in; `settings` is the config's `export` section."""
-    intervals: dict[str, tuple[float, float]] = {}
+def _probabilities(board: pd.DataFrame, data: Dataset, sweep_dir) -> dict[str, np.ndarray]:
+    """trial id -> best-epoch validation probabilities, best-ranked first."""
+    found = {}
     for _, row in ranked(board).iterrows():
         try:
-            checkpoint = locate_checkpoint(sweep_dir, row)
+            found[str(row["trial_id"])] = _validation_proba(locate_checkpoint(sweep_dir, row), data)
         except HpsearchError:
-            continue
-        lo, hi = auroc_ci(data.y_val, _validation_proba(checkpoint, data), n_boot=settings.n_boot, seed=settings.seed)
-        if not (math.isnan(lo) or math.isnan(hi)):
-            intervals[str(row["trial_id"])] = (lo, hi)
-    return mark_ties(board, intervals)
+            continue  # no model to score
+    return found
+
+
+def validation_intervals(board: pd.DataFrame, data: Dataset, settings, metric: str,
+                         sweep_dir: str | Path | None = None) -> pd.DataFrame:
+    """`board` with its interval and tie columns filled in; `settings` is the config's `export` section."""
+    probas = _probabilities(board, data, sweep_dir)
+    intervals = {tid: auroc_ci(data.y_val, p) for tid, p in probas.items()}
+    intervals = {tid: ci for tid, ci in intervals.items() if not math.isnan(ci[0])}
+    deltas: dict[str, tuple[float, float]] = {}
+    if probas:
+        best = next(iter(probas))
+        for tid, p in probas.items():
+            if tid != best:
+                _, lo, hi = paired_difference(metric, data.y_val, p, probas[best], n_boot=settings.n_boot,
+                                              seed=settings.seed)
+                deltas[tid] = (lo, hi)
+        deltas[best] = (math.nan, math.nan)
+    return mark_ties(board, intervals, deltas)

@@ -10,7 +10,8 @@
       tune/                         Ray Tune's experiment: tuner.pkl, experiment_state-*.json,
         trial_<id>/                 params.json, result.json, checkpoint_*/
       checkpoints/<id>/             checkpoints copied from remote `--storage`
-      best/                         the exported model: model.keras, model_card.json, model_card.md
+      best/                         the exported model: model.keras, model_card.json, model_card.md,
+                                    predictions.npz
       pick.csv, pick/               `hpsearch pick`: its table, and its Ray Tune runs
 
 Contract: `atomic_write(path, write)` calls `write(tmp)` on a hidden file beside
@@ -32,7 +33,7 @@ from trainable.checkpoint import MODEL_FILE
 
 __all__ = [
     "BEST_DIR", "CARD_FILE", "CARD_MD_FILE", "CHECKPOINTS_DIR", "CONFIG_FILE", "LEADERBOARD_FILE", "MODEL_FILE",
-    "PICK_DIR", "PICK_FILE", "REPORT_FILE", "STUDY_FILE", "SWEEP_FILE", "TIMINGS_FILE", "TUNE_DIR",
+    "PICK_DIR", "PREDICTIONS_FILE", "PICK_FILE", "REPORT_FILE", "STUDY_FILE", "SWEEP_FILE", "TIMINGS_FILE", "TUNE_DIR",
     "TUNE_PARAMS_FILE", "TUNE_RESULT_FILE", "TUNER_FILE", "atomic_write", "atomic_write_text", "replace_folder", "study_url",
     "trial_dirname",
 ]
@@ -48,6 +49,7 @@ CHECKPOINTS_DIR = "checkpoints"
 BEST_DIR = "best"
 CARD_FILE = "model_card.json"
 CARD_MD_FILE = "model_card.md"
+PREDICTIONS_FILE = "predictions.npz"  # the exported model's validation and test probabilities
 PICK_FILE = "pick.csv"
 PICK_DIR = "pick"
 TUNE_PARAMS_FILE = "params.json"  # Ray Tune's: a trial's config (its sampled hyperparameters)

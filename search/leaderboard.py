@@ -9,14 +9,16 @@ best); `ranked(board)` keeps the rows with a model to export, best first;
 `write_leaderboard(frame, path)` writes `leaderboard.csv` atomically;
 `read_leaderboard(dir)` reads it back; `render(frame, fmt)` returns text in
 table/csv/json/markdown form (the table shows the CI as one `lo-hi` column;
-`VIEW` is the CLI's choice of columns). `mark_ties(frame, intervals)` fills
-in the validation AUROC 95% intervals and `tied_with_best` (the trial's
-interval overlaps the rank-1 trial's). Imports pandas only: safe on the CLI
-path.
+`VIEW` is the CLI's choice of columns). `mark_ties(frame, intervals, deltas)`
+fills in the validation AUROC 95% intervals, the 95% intervals of each
+trial's paired difference from the best trial in the ranking metric, and
+`tied_with_best` (that interval holds 0; see `search.intervals`). Imports
+pandas only: safe on the CLI path.
 
 Columns: `rank, trial_id, status, val_auroc, val_auroc_ci95_lo,
-val_auroc_ci95_hi, tied_with_best, val_accuracy, val_loss, epochs, best_epoch,
-train_seconds, n_params, node, error`, then one column per hyperparameter
+val_auroc_ci95_hi, tied_with_best, delta_ci95_lo, delta_ci95_hi,
+val_accuracy, val_loss, epochs, best_epoch, train_seconds, n_params, node,
+error`, then one column per hyperparameter
 (`search.space.HYPERPARAMETERS`), then `checkpoint` (the trial's best-epoch
 checkpoint directory). The interval columns are computed at the end of a
 sweep (`search.intervals`); while a sweep runs they are empty.
@@ -55,12 +57,13 @@ class Status:
     RANKED = (COMPLETED, STOPPED)
 
 
-TIE_COLUMNS = ["val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best"]
+TIE_COLUMNS = ["val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best", "delta_ci95_lo", "delta_ci95_hi"]
 COLUMNS = [
     "rank", "trial_id", "status", "val_auroc", *TIE_COLUMNS, "val_accuracy", "val_loss", "epochs", "best_epoch",
     "train_seconds", "n_params", "node", "error", *HYPERPARAMETERS, "checkpoint",
 ]
-VIEW = ["rank", "trial_id", "status", "val_auroc", *TIE_COLUMNS, "val_accuracy", "val_loss", "epochs", *BRIEF]
+VIEW = ["rank", "trial_id", "status", "val_loss", "delta_ci95_lo", "delta_ci95_hi", "tied_with_best", "val_auroc",
+        "val_auroc_ci95_lo", "val_auroc_ci95_hi", "epochs", *BRIEF]
 
 
 def _status(metrics: dict[str, Any], error: str | None, max_epochs: int) -> str:
@@ -122,19 +125,21 @@ def ranked(board: pd.DataFrame) -> pd.DataFrame:
     return board[board["status"].isin(Status.RANKED) & board["checkpoint"].notna()]
 
 
-def mark_ties(frame: pd.DataFrame, intervals: dict[str, tuple[float, float]]) -> pd.DataFrame:
+def mark_ties(frame: pd.DataFrame, intervals: dict[str, tuple[float, float]],
+              deltas: dict[str, tuple[float, float]]) -> pd.DataFrame:
     """Fill the AUROC interval columns from `intervals` (trial_id -> (lo, hi)) and
-    flag the trials whose interval overlaps the best-ranked trial's."""
+    the difference columns from `deltas` (trial_id -> (lo, hi) of trial - best;
+    NaN for the best itself); a trial in `deltas` is tied when its interval holds 0."""
     frame = frame.copy()
-    lo = frame["trial_id"].map(lambda t: intervals.get(t, (math.nan, math.nan))[0]).astype(float)
-    hi = frame["trial_id"].map(lambda t: intervals.get(t, (math.nan, math.nan))[1]).astype(float)
-    frame["val_auroc_ci95_lo"], frame["val_auroc_ci95_hi"] = lo, hi
-    scored = frame["status"].isin(Status.RANKED) & lo.notna() & hi.notna()
+    nan = (math.nan, math.nan)
+    for name, source in (("val_auroc_ci95", intervals), ("delta_ci95", deltas)):
+        frame[f"{name}_lo"] = frame["trial_id"].map(lambda t: source.get(t, nan)[0]).astype(float)
+        frame[f"{name}_hi"] = frame["trial_id"].map(lambda t: source.get(t, nan)[1]).astype(float)
+    lo, hi = frame["delta_ci95_lo"], frame["delta_ci95_hi"]
     tied = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    if scored.any():
-        best = frame.index[scored][0]
-        overlap = (hi >= lo[best]) & (lo <= hi[best])
-        tied[scored] = overlap[scored].astype(bool)
+    for i, tid in frame["trial_id"].items():
+        if tid in deltas and frame.at[i, "status"] in Status.RANKED:
+            tied[i] = bool(math.isnan(lo[i]) or lo[i] <= 0 <= hi[i])  # NaN: the best, tied with itself
     frame["tied_with_best"] = tied
     return frame
 
@@ -189,15 +194,14 @@ def render(frame: pd.DataFrame, fmt: str = "table", *, columns: list[str] | None
 
 
 def _merge_interval(frame: pd.DataFrame) -> pd.DataFrame:
-    """For display: the two interval columns as one `lo-hi` text column."""
-    lo, hi = TIE_COLUMNS[:2]
-    if lo not in frame.columns or hi not in frame.columns:
-        return frame
-    text = [
-        "" if pd.isna(a) or pd.isna(b) else f"{a:.3f}-{b:.3f}" for a, b in zip(frame[lo], frame[hi])
-    ]
-    merged = frame.drop(columns=[hi]).rename(columns={lo: "val_auroc_ci95", "tied_with_best": "tied"})
-    merged["val_auroc_ci95"] = text
+    """For display: each pair of interval columns as one `[lo, hi]` text column."""
+    merged = frame.rename(columns={"tied_with_best": "tied"})
+    for name in ("val_auroc_ci95", "delta_ci95"):
+        lo, hi = f"{name}_lo", f"{name}_hi"
+        if lo in merged.columns and hi in merged.columns:
+            text = ["" if pd.isna(a) or pd.isna(b) else f"[{a:.3g}, {b:.3g}]" for a, b in zip(merged[lo], merged[hi])]
+            merged = merged.drop(columns=[hi]).rename(columns={lo: name})
+            merged[name] = text
     return merged
 
 

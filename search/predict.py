@@ -70,7 +70,7 @@ def _read_card(model_dir: Path) -> dict:
 def predict_rows(model_dir: str | Path, input_path: str | Path) -> Prediction:
     from trainable.data import inputs_from_frame
     from trainable.sources import read_rows
-    from trainable.metrics import as_class_proba
+    from trainable.stats import as_class_proba
     from trainable.quiet import quiet_tensorflow
 
     model_dir = Path(model_dir)

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from search.card import performance_rows, validated_on
 from search.formatting import number
 from search.layout import (
-    BEST_DIR, CARD_FILE, MODEL_FILE, PICK_FILE, REPORT_FILE, STUDY_FILE, TUNE_RESULT_FILE, atomic_write_text, study_url,
+    BEST_DIR, CARD_FILE, MODEL_FILE, PICK_FILE, PREDICTIONS_FILE, REPORT_FILE, STUDY_FILE, TUNE_RESULT_FILE, atomic_write_text, study_url,
 )
 from search.results import Sweep, open_sweep
 from search.space import BRIEF
@@ -89,28 +90,11 @@ def _note(text: str) -> str:
 
 
 def _metrics_table(card: dict[str, Any]) -> str:
-    test, val, thr = card["test"], card["validation"], card.get("threshold") or {}
-    rows = [["AUROC (95% bootstrap CI)", f"{_num(val.get('val_auroc'))} ({_num(val.get('auroc_ci95'))})",
-             f"{_num(test.get('auroc'))} ({_num(test.get('auroc_ci95'))})"]]
-    if "sensitivity" in test:
-        rows += [
-            ["sensitivity at threshold (Wilson 95% CI)", _num(val.get("sensitivity")),
-             f"{_num(test.get('sensitivity'))} ({_num(test.get('sensitivity_ci95'))})"],
-            ["specificity at threshold (Wilson 95% CI)", _num(val.get("specificity")),
-             f"{_num(test.get('specificity'))} ({_num(test.get('specificity_ci95'))})"],
-            ["PPV", _num(val.get("ppv")), _num(test.get("ppv"))],
-            ["NPV", _num(val.get("npv")), _num(test.get("npv"))],
-        ]
-    rows += [
-        ["AUPRC", "", _num(test.get("auprc"))],
-        ["Brier score", "", _num(test.get("brier"), 4)],
-        ["calibration slope (ideal 1)", "", _num(test.get("calibration_slope"))],
-        ["calibration intercept (ideal 0)", "", _num(test.get("calibration_intercept"))],
-        ["log loss", _num(val.get("val_loss")), _num(test.get("loss"))],
-    ]
+    thr, test = card.get("threshold") or {}, card["test"]
+    rows = [[_esc(name), _esc(val), _esc(test)] for name, val, test in performance_rows(card)]
     rule = thr.get("rule", "").replace("`", "")
     if thr.get("value") is not None:
-        rule = rule.replace("value", f"{thr['value']:.4f}") + f" (chosen on the validation split: {thr.get('method')})"
+        rule = rule.replace("value", f"{thr['value']:.4f}") + f" (chosen on the {validated_on(card)}: {thr.get('method')})"
     hp = card.get("hyperparameters", {})
     arch = f"units {hp.get('units')}, {hp.get('activation')}, dropout {_num(hp.get('dropout'))}, " \
            f"{hp.get('optimizer')} lr {_num(hp.get('learning_rate'), 5)}, batch {hp.get('batch_size')}"
@@ -119,6 +103,8 @@ def _metrics_table(card: dict[str, Any]) -> str:
         f"<p>Trial <b>{_esc(card['trial_id'])}</b> ({_esc(arch)}). Operating threshold: {_esc(rule)}. "
         f"{_esc(n)}.</p>"
         + _table(["metric", "validation", "test"], rows)
+        + _note(f"Validation: the {validated_on(card)}. Those numbers are optimistic, because they were used to "
+                "choose this model among the trials; the test split was scored once and is not.")
     )
 
 
@@ -128,7 +114,7 @@ def _roc_and_calibration(card: dict[str, Any], y_test: np.ndarray, proba: np.nda
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import roc_curve
 
-    from trainable.metrics import as_class_proba
+    from trainable.stats import as_class_proba
 
     full, val_full = as_class_proba(proba), as_class_proba(val_proba)
     classes = [1] if full.shape[1] == 2 else list(range(full.shape[1]))
@@ -181,16 +167,30 @@ def _model_section(sweep: Sweep, data) -> str:
                            f"{_num(pick.get('mean'), 4)} (std {_num(pick.get('std'), 4)}) over seeds {pick.get('seeds')}."))
     if "test" not in card or "auroc_ci95" not in card["test"]:
         return "".join(parts) + _note("This model card predates the clinical metrics; re-export to see them.")
-    from trainable.model import load_model, predict_proba
-
     data = data if data is not None else sweep.data()
-    model = load_model(best / MODEL_FILE)
-    proba, val_proba = predict_proba(model, data.X_test), predict_proba(model, data.X_val)
+    val_proba, proba = _exported_predictions(best, data)
     parts.append(_roc_and_calibration(card, data.y_test, proba, data.y_val, val_proba, list(data.class_names)))
     return "".join(parts)
 
 
+def _exported_predictions(best: Path, data) -> tuple[np.ndarray, np.ndarray]:
+    """The exported model's (validation, test) probabilities, as its card was computed from them."""
+    saved = best / PREDICTIONS_FILE
+    if saved.is_file():
+        with np.load(saved) as arrays:
+            return arrays["validation"], arrays["test"]
+    from trainable.model import load_model, predict_proba  # an export from before predictions.npz
+
+    model = load_model(best / MODEL_FILE)
+    return predict_proba(model, data.X_val), predict_proba(model, data.X_test)
+
+
 # -- trials --------------------------------------------------------------------------------------
+
+
+def _interval(row: pd.Series, name: str, digits: int) -> str:
+    lo, hi = row.get(f"{name}_lo"), row.get(f"{name}_hi")
+    return "" if lo is None or pd.isna(lo) else f"{number(float(lo), digits)} to {number(float(hi), digits)}"
 
 
 def _leaderboard_section(sweep: Sweep) -> str:
@@ -199,26 +199,23 @@ def _leaderboard_section(sweep: Sweep) -> str:
     shown = board.head(_TABLE_ROWS)
     rows = []
     for _, r in shown.iterrows():
-        ci = "" if pd.isna(r.get("val_auroc_ci95_lo")) else f"{r['val_auroc_ci95_lo']:.3f} to {r['val_auroc_ci95_hi']:.3f}"
         tied = r.get("tied_with_best")
         tied = "" if tied is None or (isinstance(tied, float) and np.isnan(tied)) else ("yes" if str(tied) == "True" else "no")
-        rows.append([r["rank"], _esc(r["trial_id"]), _esc(r["status"]), _num(_float(r["val_auroc"])), ci, tied,
-                     _num(_float(r["val_loss"])), r["epochs"], *(_num(r[h], 5) for h in BRIEF)])
-    header = ["rank", "trial", "status", "val AUROC", "95% CI", "tied with best", "val loss", "epochs",
-              *(h.replace("_", " ") for h in BRIEF)]
+        rows.append([r["rank"], _esc(r["trial_id"]), _esc(r["status"]), _num(_float(r["val_loss"]), 4),
+                     _esc(_interval(r, "delta_ci95", 4)), tied, _num(_float(r["val_auroc"])),
+                     _esc(_interval(r, "val_auroc_ci95", 3)), r["epochs"], *(_num(r[h], 5) for h in BRIEF)])
+    header = ["rank", "trial", "status", "val loss", f"{metric} minus best's (95% CI)", "tied with best",
+              "val AUROC", "95% CI", "epochs", *(h.replace("_", " ") for h in BRIEF)]
     text = f"<h2>Leaderboard (top {len(shown)} of {len(board)} trials, ranked by {_esc(metric)})</h2>"
     tied_col = board.get("tied_with_best")
     if tied_col is not None and tied_col.notna().any():
         n_tied = int((tied_col.astype(str) == "True").sum())
         n_ranked = int(tied_col.notna().sum())
-        text += (f"<p>{n_tied} of {n_ranked} ranked trials are statistically tied with the best: their validation "
-                 "AUROC 95% intervals (stratified bootstrap) overlap its interval. Among tied trials prefer the "
-                 "simpler or better-calibrated model, or run <code>hpsearch pick</code> to rank the top "
-                 "configurations by their mean over several seeds.</p>")
-        lo, hi = board.get("val_auroc_ci95_lo"), board.get("val_auroc_ci95_hi")
-        if ((lo == 1) & (hi == 1)).any():
-            text += _note("A validation AUROC of 1.000 gets the degenerate interval 1.000 to 1.000 (no bootstrap "
-                          "resample holds a misranked pair); on a small validation split it is not certainty.")
+        text += (f"<p>{n_tied} of {n_ranked} ranked trials are statistically tied with the best (the best "
+                 f"included): the 95% interval of their {_esc(metric)} minus the best trial's, paired on the same "
+                 "validation rows, contains 0. Among tied trials prefer the simpler or better-calibrated model, or "
+                 "run <code>hpsearch pick</code> to rank the top configurations by their mean over several "
+                 "seeds.</p>")
     return text + _table(header, rows, left=3)
 
 
@@ -319,7 +316,7 @@ def write_report(results_dir: str | Path, *, data=None) -> Path:
     body = [
         f"<h1>hpsearch report: {_esc(cfg.name)}</h1>",
         f"<p class=meta>{_esc(cfg.data.source)}; {len(sweep.board)} trials ranked by {_esc(cfg.search.metric)} "
-        f"on the validation split; written {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. "
+        f"on the validation rows; written {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. "
         f"Folder: {_esc(sweep.path)}</p>",
         _model_section(sweep, data),
         _leaderboard_section(sweep),

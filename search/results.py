@@ -10,8 +10,9 @@ Contract:
   `<name>@<timestamp>` (returned), an unfinished one is refused unless
   `overwrite` (which deletes it).
 - `resumable(out)` returns the config and record of the unfinished sweep in
-  `out`, or refuses in one line; `check_same_data(data, expected, why)`
-  refuses data whose fingerprint (sha256) differs from the one the sweep recorded.
+  `out`, or refuses in one line; `check_same_data(data, record, why)`
+  refuses data whose fingerprint (sha256), or whose cross-validation folds,
+  differ from what the sweep recorded.
 - `open_sweep(dir)` reads a sweep folder (`config.yaml`, `leaderboard.csv`)
   into a `Sweep`: its ranked trials, a trial's row, sampled hyperparameters
   (Tune's `params.json`) and best-epoch checkpoint (`locate_checkpoint`, found
@@ -66,7 +67,7 @@ def _write_record(out: Path, record: dict[str, Any]) -> None:
 
 def start_record(out: Path, experiment: str, data: Dataset) -> None:
     _write_record(out, {"experiment": experiment, "out_dir": str(out), "data_sha256": data.sha256,
-                        "started": _now(), "finished": None})
+                        "folds_sha256": data.folds_sha256, "started": _now(), "finished": None})
 
 
 def mark_finished(out: Path) -> None:
@@ -133,13 +134,17 @@ def resumable(out: Path) -> tuple[Config, dict[str, Any]]:
     return cfg.model_copy(update={"results_dir": str(out.parent)}), record
 
 
-def check_same_data(data: Dataset, expected: str | None, why: str) -> None:
-    """Refuse `data` when the sweep recorded another fingerprint (`expected`, a sha256)."""
+def check_same_data(data: Dataset, record: dict[str, Any], why: str) -> None:
+    """Refuse `data` when its fingerprint, or its folds', differs from what the sweep `record`ed."""
+    expected = record.get("data_sha256")
     if expected and data.sha256 != expected:
         raise HpsearchError(
             f"{data.source}: the data changed since the sweep started (sha256 {data.sha256[:12]}, "
             f"was {expected[:12]}); {why}"
         )
+    if "folds_sha256" in record and record["folds_sha256"] != data.folds_sha256:
+        raise HpsearchError(f"{data.source}: the cross-validation folds differ from the sweep's "
+                            f"(search.cv.folds, data.seed or the library that cuts them changed); {why}")
 
 
 def locate_checkpoint(sweep_dir: Path | None, row: pd.Series) -> Path:
@@ -215,9 +220,8 @@ class Sweep:
 
     def data(self) -> Dataset:
         """The dataset as this sweep split it; refuses a data file that changed since."""
-        data = self.config.data.load()
-        check_same_data(data, (read_record(self.path) or {}).get("data_sha256"),
-                        "the splits would not be the sweep's")
+        data = self.config.load_data()
+        check_same_data(data, read_record(self.path) or {}, "the splits would not be the sweep's")
         return data
 
 

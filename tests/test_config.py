@@ -18,7 +18,8 @@ def test_defaults_come_from_the_default_yaml():
     assert cfg.name == "breast_cancer"
     assert cfg.data.source == "builtin:breast_cancer"
     assert (cfg.data.val_fraction, cfg.data.test_fraction) == (0.15, 0.15)
-    assert cfg.search.metric == "val_auroc" and cfg.search.mode == "max"
+    assert cfg.search.metric == "val_loss" and cfg.search.mode == "min"  # a proper scoring rule ranks
+    assert cfg.search.cv.folds == "auto"
     assert cfg.space.n_layers.low == 1 and cfg.space.n_layers.high == 4
 
 
@@ -28,7 +29,7 @@ def test_user_file_merges_over_defaults_and_overrides_win(tmp_path):
     assert cfg.name == "mine"
     assert cfg.search.trials == 7  # flag beats file
     assert cfg.train.max_epochs == 3
-    assert cfg.search.metric == "val_auroc"  # untouched default
+    assert cfg.search.metric == "val_loss"  # untouched default
 
 
 def test_seed_mlp_config_is_the_article_baseline():
@@ -49,6 +50,8 @@ def test_seed_mlp_config_is_the_article_baseline():
         ("space:\n  l2: {low: 0.0, high: 0.1, log: true}\n", "log range needs low > 0"),
         ("space:\n  optimizer: [adam, lbfgs]\n", "`space.optimizer.1`"),
         ("search:\n  metric: f1\n", "`search.metric`"),
+        ("search:\n  cv:\n    folds: 1\n", "`search.cv.folds`: must be auto, 0 (one validation split) or >= 2, got 1"),
+        ("search:\n  cv:\n    folds: five\n", "`search.cv.folds`"),
         ("- a\n- b\n", "must be a YAML mapping"),
         ("search: [unclosed\n", "not valid YAML"),
     ],

@@ -103,3 +103,60 @@ def test_continuous_target_is_refused(tmp_path):
     np.save(tmp_path / "d.npy", rng.normal(size=(100, 3)))
     with pytest.raises(HpsearchError, match="continuous"):
         load_dataset(str(tmp_path / "d.npy"))
+
+
+# --- cross-validation folds ---------------------------------------------------------------------
+
+
+def test_folds_are_stratified_seeded_and_hold_the_same_test_split():
+    holdout = load_dataset("builtin:breast_cancer")
+    d = load_dataset("builtin:breast_cancer", folds=5)
+    assert d.n_folds == 5 and d.n_dev == 483 and holdout.n_dev == 483
+    assert np.array_equal(d.X_test, holdout.X_test)  # the test split is held out first, as without folds
+    assert d.X_val is d.X_train and len(d.y_val) == 483  # every development row is validated, out of fold
+    assert not (_rows(d.X_test) & _rows(d.X_train))
+    sizes = np.bincount(d.folds)
+    assert len(sizes) == 5 and sizes.max() - sizes.min() <= 1
+    for j in range(5):  # stratified: each fold has the malignant rate of the development rows
+        assert abs(d.y_val[d.folds == j].mean() - d.y_val.mean()) < 0.03
+    again = load_dataset("builtin:breast_cancer", folds=5)  # every trial, and a resumed sweep, load this
+    assert np.array_equal(d.folds, again.folds) and np.array_equal(d.X_train, again.X_train)
+    assert not np.array_equal(d.folds, load_dataset("builtin:breast_cancer", folds=5, seed=7).folds)
+    assert (d.summary()["folds"], d.summary()["n_dev"]) == (5, 483)
+
+
+def test_each_folds_preprocessing_is_fitted_on_its_training_rows_only(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 200
+    frame = pd.DataFrame({"age": rng.normal(60, 10, n), "site": rng.choice(["a", "b"], n),
+                          "outcome": rng.integers(0, 2, n)})
+    frame.loc[:4, "site"] = "rare"  # a value only a few rows have
+    frame.loc[10:19, "age"] = np.nan
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    d = load_dataset(str(path), "outcome", missing="impute", folds=4)
+    age = d.X_train["age"].ravel().astype(float)
+    site = d.X_train["site"].ravel()
+    for j, schema in enumerate(d.fold_schemas):
+        trains = d.folds != j
+        numeric, categorical = schema[0], schema[1]
+        assert numeric["fill"] == pytest.approx(np.nanmean(age[trains]), rel=1e-6)
+        filled = np.where(np.isnan(age[trains]), numeric["fill"], age[trains])
+        assert numeric["mean"] == pytest.approx(filled.mean(), rel=1e-6)
+        assert numeric["indicator"] == bool(np.isnan(age[trains]).any())
+        assert set(categorical["vocabulary"]) == set(site[trains])  # a value seen only in held-out rows is unknown
+
+
+def test_auto_folds_means_five_on_small_tables_and_one_split_on_large_ones(tmp_path):
+    from trainable.data import resolve_folds
+
+    assert load_dataset("builtin:breast_cancer", folds="auto").n_folds == 5
+    assert resolve_folds("auto", np.r_[np.zeros(1500, int), np.ones(499, int)]) == 5
+    assert resolve_folds("auto", np.r_[np.zeros(1500, int), np.ones(500, int)]) == 0  # 2,000 rows
+    assert resolve_folds("auto", np.r_[np.zeros(100, int), np.ones(4, int)]) == 0  # a class too small for 5
+    assert resolve_folds(0, np.zeros(10, int)) == 0 and resolve_folds(3, np.zeros(10, int)) == 3
+
+
+def test_too_few_rows_of_a_class_for_the_folds_is_refused_in_one_line():
+    with pytest.raises(HpsearchError, match="too few rows for 60-fold cross-validation: the smallest class has"):
+        load_dataset("builtin:iris", folds=60)

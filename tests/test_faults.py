@@ -263,6 +263,10 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, article_npy):
     with pytest.raises(HpsearchError, match="the data changed since the sweep started"):
         resume_sweep(changed)
 
+    refolded = _sweep_folder(tmp_path / "refolded", folds_sha256="0" * 64)  # recorded folds != these folds
+    with pytest.raises(HpsearchError, match="the cross-validation folds differ from the sweep's"):
+        resume_sweep(refolded)
+
 
 def test_run_refuses_an_unfinished_sweep_a_storage_file_and_an_address_without_a_cluster(tmp_path):
     unfinished = _sweep_folder(tmp_path / "results" / "breast_cancer")

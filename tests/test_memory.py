@@ -28,7 +28,7 @@ def test_graphs_of_finished_trials_are_released():
     from trainable.tf_runtime import configure_tensorflow, leftovers, release_graphs
 
     configure_tensorflow(1)
-    data = load_config().data.load()
+    data = load_config().load_data()
 
     _trial(data, 0, "adam")
     after_one = leftovers()

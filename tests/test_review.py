@@ -33,7 +33,7 @@ def swept(ray_session, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("review")
     cfg = load_config(None, tiny_overrides(tmp, name="review"))
     outcome = run_sweep(cfg)
-    return outcome.out_dir, cfg.data.load()
+    return outcome.out_dir, cfg.load_data()
 
 
 def _best_model(out):
@@ -46,36 +46,45 @@ def test_leaderboard_carries_validation_intervals_and_ties(swept):
     out, _ = swept
     board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str})
     lo, hi = board["val_auroc_ci95_lo"], board["val_auroc_ci95_hi"]
-    assert lo.notna().all() and hi.notna().all()
+    assert lo.notna().all() and hi.notna().all() and (lo < hi).all()
     assert ((lo <= board["val_auroc"] + 1e-6) & (board["val_auroc"] <= hi + 1e-6)).all()
-    overlap = (hi >= lo[0]) & (lo <= hi[0])
-    assert list(board["tied_with_best"]) == list(overlap) and board.loc[0, "tied_with_best"]
+    # tied: the interval of (trial - best) in val_loss, paired on the same validation rows, holds 0
+    d_lo, d_hi = board["delta_ci95_lo"], board["delta_ci95_hi"]
+    assert board.loc[0, "tied_with_best"] and pd.isna(d_lo[0])
+    assert (d_lo[1:] < d_hi[1:]).all()
+    assert list(board["tied_with_best"][1:]) == list((d_lo <= 0) & (0 <= d_hi))[1:]
 
     result = hpsearch("leaderboard", out, "--format", "json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["trial_id"] for r in rows] == list(board["trial_id"])
-    assert {"val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best"} <= set(rows[0])
+    assert {"val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best", "delta_ci95_lo", "delta_ci95_hi"} <= set(rows[0])
     assert isinstance(rows[0]["tied_with_best"], bool)
 
 
 def test_model_card_has_clinical_metrics_at_a_validation_threshold(swept):
     from trainable.metrics import choose_threshold, clinical_metrics
-    from trainable.model import predict_proba
+    from trainable.model import load_model, predict_proba
+    from trainable.validation import validation_proba
 
     out, data = swept
     card = json.loads((out / "best" / "model_card.json").read_text())
     test, thr = card["test"], card["threshold"]
-    for key in ("auroc", "auroc_ci95", "auprc", "sensitivity", "specificity", "ppv", "npv", "brier",
-                "calibration_slope", "calibration_intercept"):
+    for key in ("auroc", "auroc_ci95", "auprc", "auprc_ci95", "sensitivity", "specificity", "ppv", "npv", "brier",
+                "brier_ci95", "calibration_slope", "calibration_intercept", "calibration_intercept_ci95"):
         assert key in test, key
+    for key, interval in test.items():
+        if key.endswith("_ci95") and interval is not None:
+            assert interval[0] < interval[1], key  # never a degenerate interval: both classes are present
     lo, hi = test["auroc_ci95"]
     assert lo <= test["auroc"] <= hi and test["auroc"] > 0.9
     assert thr["chosen_on"] == "validation" and thr["method"] == "youden" and thr["positive_class"] == "malignant"
 
+    # the threshold is chosen on the pooled out-of-fold predictions of the trial's 5 fold-models
+    board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str})
+    pooled = validation_proba(load_model(board.loc[0, "checkpoint"] + "/model.keras"), data)
+    assert thr["value"] == pytest.approx(choose_threshold(data.y_val, pooled, method="youden"))
     model = _best_model(out)
-    val_proba = predict_proba(model, data.X_val)
-    assert thr["value"] == pytest.approx(choose_threshold(data.y_val, val_proba, method="youden"))
     again = clinical_metrics(data.y_test, predict_proba(model, data.X_test), threshold=thr["value"], n_boot=2000, seed=0)
     for key in ("sensitivity", "specificity", "ppv", "npv", "brier", "auroc_ci95", "confusion"):
         assert again[key] == pytest.approx(test[key]), key
@@ -177,13 +186,13 @@ def test_pick_retrains_the_top_configurations_and_exports_the_winner(swept, tmp_
     board = pd.read_csv(copy / "leaderboard.csv", dtype={"trial_id": str})
     assert set(table["trial_id"]) == set(board["trial_id"][:2]) and list(table["rank"]) == [1, 2]
     assert (table["n_ok"] == 2).all() and (table["seeds"] == "1 2").all()
-    for _, row in table.iterrows():
+    for _, row in table.iterrows():  # ranked by the sweep's metric, val_loss
         values = [float(v) for v in row["values"].split()]
-        assert row["mean_val_auroc"] == pytest.approx(np.mean(values), abs=1e-4)
-        assert row["std_val_auroc"] == pytest.approx(np.std(values, ddof=1), abs=1e-4)
-    assert table["mean_val_auroc"].is_monotonic_decreasing
+        assert row["mean_val_loss"] == pytest.approx(np.mean(values), abs=1e-4)
+        assert row["std_val_loss"] == pytest.approx(np.std(values, ddof=1), abs=1e-4)
+    assert table["mean_val_loss"].is_monotonic_increasing
     card = json.loads((copy / "best" / "model_card.json").read_text())
     assert card["trial_id"] == table.loc[0, "trial_id"] and card["training_seed"] == table.loc[0, "best_seed"]
-    assert card["pick"]["seeds"] == [1, 2] and card["pick"]["mean"] == pytest.approx(table.loc[0, "mean_val_auroc"], abs=1e-5)
+    assert card["pick"]["seeds"] == [1, 2] and card["pick"]["mean"] == pytest.approx(table.loc[0, "mean_val_loss"], abs=1e-5)
     assert len(list((copy / "pick").glob("pick_*_s*"))) == 4
     assert "Robust pick" in (copy / "report.html").read_text()

@@ -30,7 +30,7 @@ def test_tiny_sweep_ranks_trials_and_exports_an_honest_best_model(ray_session, t
     assert len(board) == 3 and list(board["rank"]) == [1, 2, 3]
     assert set(board["status"]) == {"completed"}
     assert (board["epochs"] == 2).all()
-    assert board["val_auroc"].is_monotonic_decreasing
+    assert board["val_loss"].is_monotonic_increasing  # ranked by the cross-entropy, the default
     assert board["val_auroc"].between(0.5, 1.0).all()
     assert (board["n_params"] > 0).all() and (board["train_seconds"] > 0).all()
     assert "128-64" in set(board["units"])  # the article's model ran as the seed trial
@@ -38,7 +38,8 @@ def test_tiny_sweep_ranks_trials_and_exports_an_honest_best_model(ray_session, t
     card = json.loads((out / "best" / "model_card.json").read_text())
     assert set(card) >= {"hyperparameters", "validation", "test", "data", "versions"}
     assert card["trial_id"] == board.loc[0, "trial_id"]
-    assert card["data"]["n_train"] + card["data"]["n_val"] + card["data"]["n_test"] == 569
+    assert card["data"]["n_dev"] + card["data"]["n_test"] == 569 and card["data"]["folds"] == 5
+    assert (card["validation"]["folds"], card["validation"]["n"]) == (5, 483)  # 5-fold CV by default, pooled
     assert card["data"]["source"] == "builtin:breast_cancer" and len(card["data"]["sha256"]) == 64
     assert {"tensorflow", "ray", "optuna", "keras"} <= set(card["versions"])
 
@@ -52,6 +53,15 @@ def test_tiny_sweep_ranks_trials_and_exports_an_honest_best_model(ray_session, t
     assert card["test"]["auroc"] > 0.9
     assert card["validation"]["val_auroc"] == pytest.approx(board.loc[0, "val_auroc"], abs=1e-5)
 
+    # the exported model averages the 5 fold-models; each fold-model's predictions on the rows it held
+    # out are the pooled out-of-fold predictions the trial was validated (and the threshold chosen) on
+    dev = load_dataset("builtin:breast_cancer", folds=5)
+    by_fold = keras.Model(model.input, model.get_layer("proba").output).predict(dev.X_val, verbose=0)[..., 0]
+    assert np.allclose(model.predict(dev.X_val, verbose=0)[:, 0], by_fold.mean(axis=1), atol=1e-6)
+    saved = np.load(out / "best" / "predictions.npz")
+    assert np.allclose(saved["validation"][:, 0], by_fold[np.arange(len(dev.y_val)), dev.folds], atol=1e-6)
+    assert score(dev.y_val, saved["validation"])["loss"] == pytest.approx(card["validation"]["val_loss"], abs=1e-4)
+
     saved = load_config(out / "config.yaml")
     assert saved.search.trials == 3 and saved.train.max_epochs == 2
     assert (out / "study.db").is_file() and (out / "tune").is_dir()
@@ -59,12 +69,14 @@ def test_tiny_sweep_ranks_trials_and_exports_an_honest_best_model(ray_session, t
 
 def test_sweep_on_an_article_format_npy_file(ray_session, tmp_path, article_npy):
     cfg = load_config(
-        None, tiny_overrides(tmp_path, name="npy", **{"data.source": str(article_npy), "search.trials": 2})
+        None, tiny_overrides(tmp_path, name="npy", **{"data.source": str(article_npy), "search.trials": 2,
+                                                        "search.cv.folds": 0})  # one validation split
     )
     outcome = run_sweep(cfg)
     board = outcome.leaderboard
     assert len(board) == 2 and board["val_auroc"].notna().all()
     assert outcome.card["data"]["n_train"] + outcome.card["data"]["n_val"] + outcome.card["data"]["n_test"] == 240
+    assert outcome.card["validation"]["folds"] == 0 and outcome.card["validation"]["n"] == outcome.card["data"]["n_val"]
     assert outcome.card["test"]["auroc"] > 0.8  # the label is a linear function of the features
 
 

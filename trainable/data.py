@@ -1,11 +1,20 @@
 """A dataset as a sweep uses it: columns selected and checked, labels encoded, rows split.
 
-Contract: `load_dataset(source, target, ...)` reads the source
-(`trainable.sources`) and returns a `Dataset` holding a stratified, seeded
-train/validation/test split (`split_dataset`) of raw features (in the model's
+Contract: `load_dataset(source, target, ..., folds=...)` reads the source
+(`trainable.sources`) and returns a `Dataset` of raw features (in the model's
 input form, see `trainable.columns`) and integer class labels (0..K-1), or
 raises `HpsearchError` with one line naming the file or column and what is
-wrong. Numeric, categorical and boolean columns; missing values refused
+wrong. The test split is held out first (stratified, seeded: `split_dataset`),
+the same in every mode. The development rows (all the others) are then
+- with `folds=0`, split once more into training and validation rows;
+- with `folds=k` (k >= 2), cut into k stratified, seeded folds
+  (`assign_folds`): fold-model j trains on the rows outside fold j and
+  predicts fold j, so every development row is validated once, out of fold.
+  `X_train`/`X_val` are then both all the development rows, `folds` says which
+  fold holds each out, and `fold_schemas[j]` is fitted on fold j's training
+  rows only;
+- with `folds="auto"`, 5 folds below 2,000 development rows (when every class
+  has at least 5 of them), else one validation split. Numeric, categorical and boolean columns; missing values refused
 (`missing="error"`) or imputed inside the model (`missing="impute"`); binary
 or multiclass targets. `inputs_from_frame(frame, schema)` turns raw rows into
 what an exported model takes.
@@ -28,9 +37,11 @@ from trainable.columns import encode, fit_schema, infer_kinds, layout
 from trainable.errors import HpsearchError
 from trainable.sources import read_source
 
-__all__ = ["Dataset", "inputs_from_frame", "load_dataset", "split_dataset"]
+__all__ = ["Dataset", "assign_folds", "inputs_from_frame", "load_dataset", "resolve_folds", "split_dataset"]
 
 _MAX_CLASSES = 20  # more distinct label values than this looks like a continuous outcome
+AUTO_FOLDS = 5  # what `folds: auto` means on a small table...
+AUTO_MAX_ROWS = 2000  # ...one with fewer development rows than this
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,9 @@ class Dataset:
     """A split dataset. Features are raw (unscaled); scaling lives in the model.
 
     `X_*` is a float32 matrix for the "matrix" layout, or a dict of (n, 1)
-    arrays keyed by Keras input name for the "columns" layout.
+    arrays keyed by Keras input name for the "columns" layout. `X_val`/`y_val`
+    are the rows validation metrics are computed on: the validation split, or,
+    cross-validated, every development row (pooled out of fold).
     """
 
     X_train: Any
@@ -54,6 +67,26 @@ class Dataset:
     schema: list[dict] = field(repr=False)
     feature_mean: np.ndarray = field(repr=False)
     feature_var: np.ndarray = field(repr=False)
+    folds: np.ndarray | None = field(default=None, repr=False)  # per development row: the fold holding it out
+    fold_schemas: tuple[list[dict], ...] | None = field(default=None, repr=False)  # fitted on each fold's training rows
+
+    @property
+    def n_folds(self) -> int:
+        """k for k-fold cross-validation; 0 for one validation split."""
+        return 0 if self.fold_schemas is None else len(self.fold_schemas)
+
+    @property
+    def folds_sha256(self) -> str | None:
+        """A fingerprint of the fold assignment (None without folds): a resumed sweep must have the same."""
+        if self.folds is None:
+            return None
+        import hashlib
+
+        return hashlib.sha256(np.ascontiguousarray(self.folds, dtype=np.int64).tobytes()).hexdigest()
+
+    @property
+    def n_dev(self) -> int:
+        return int(len(self.y_train) + (0 if self.n_folds else len(self.y_val)))
 
     @property
     def n_classes(self) -> int:
@@ -74,6 +107,8 @@ class Dataset:
             "n_train": int(len(self.y_train)),
             "n_val": int(len(self.y_val)),
             "n_test": int(len(self.y_test)),
+            "n_dev": self.n_dev,
+            "folds": self.n_folds,
             "n_features": self.n_features,
             "feature_names": list(self.feature_names),
             "class_names": list(self.class_names),
@@ -178,6 +213,30 @@ def split_dataset(
     return train, val, test
 
 
+def resolve_folds(folds: int | str, y_dev: np.ndarray) -> int:
+    """`auto` -> 5 folds on fewer than 2,000 development rows (with >= 5 of each class), else 0."""
+    if folds != "auto":
+        return int(folds)
+    small = len(y_dev) < AUTO_MAX_ROWS and np.bincount(y_dev).min() >= AUTO_FOLDS
+    return AUTO_FOLDS if small else 0
+
+
+def assign_folds(y_dev: np.ndarray, k: int, seed: int, where: str = "data") -> np.ndarray:
+    """Each development row's fold (0..k-1): stratified, shuffled with `seed`."""
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = int(np.bincount(y_dev).min())
+    if smallest < k:
+        raise HpsearchError(
+            f"{where}: too few rows for {k}-fold cross-validation: the smallest class has {smallest} development "
+            f"row(s), need >= {k}; lower search.cv.folds (or set it to 0: one validation split)"
+        )
+    fold = np.empty(len(y_dev), dtype=np.int64)
+    for j, (_, held_out) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(y_dev, y_dev)):
+        fold[held_out] = j
+    return fold
+
+
 def load_dataset(
     source: str,
     target: str | None = None,
@@ -189,6 +248,7 @@ def load_dataset(
     drop: list[str] | None = None,
     missing: str = "error",
     positive: str | int | None = None,
+    folds: int | str = 0,
 ) -> Dataset:
     """Load `source`, validate it and split it (see the module docstring)."""
     where, frame, y_raw, classes, digest = read_source(source, target)
@@ -201,22 +261,35 @@ def load_dataset(
     impute = missing == "impute"
     _check_values(where, frame, kinds, impute)
     train, val, test = split_dataset(y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, where=where)
-    schema = fit_schema(frame.iloc[train], kinds, impute)
+    dev = np.sort(np.concatenate([train, val]))
+    k = resolve_folds(folds, y[dev])
+    if k == 0:
+        return _dataset(frame, y, (train, val, test), fit_schema(frame.iloc[train], kinds, impute), where,
+                        classes=classes, source=source, sha256=digest)
+    fold = assign_folds(y[dev], k, seed, where)
+    fold_schemas = tuple(fit_schema(frame.iloc[dev[fold != j]], kinds, impute) for j in range(k))
+    return _dataset(frame, y, (dev, dev, test), fit_schema(frame.iloc[dev], kinds, impute), where,
+                    classes=classes, source=source, sha256=digest, folds=fold, fold_schemas=fold_schemas)
+
+
+def _dataset(frame: pd.DataFrame, y: np.ndarray, rows: tuple, schema: list[dict], where: str, **fields) -> Dataset:
+    """A `Dataset` of the (train, val, test) `rows`; the same rows twice are encoded once."""
+    train, val, test = rows
+    X_train = encode(frame.iloc[train], schema, where)
     numeric = [c for c in schema if c["kind"] == "numeric"]
     return Dataset(
-        X_train=encode(frame.iloc[train], schema, where),
+        X_train=X_train,
         y_train=y[train],
-        X_val=encode(frame.iloc[val], schema, where),
+        X_val=X_train if val is train else encode(frame.iloc[val], schema, where),
         y_val=y[val],
         X_test=encode(frame.iloc[test], schema, where),
         y_test=y[test],
         feature_names=[c["name"] for c in schema],
-        class_names=classes,
-        source=source,
-        sha256=digest,
+        class_names=fields.pop("classes"),
         schema=schema,
         feature_mean=np.array([c["mean"] for c in numeric], dtype=np.float32),
         feature_var=np.array([c["var"] for c in numeric], dtype=np.float32),
+        **fields,
     )
 
 

@@ -1,7 +1,8 @@
 """What a trial does after each epoch: score it, keep the best, checkpoint when due, report.
 
 Contract: `EpochReporter` is the Keras callback of a trial's one `model.fit`.
-After every epoch it scores the validation split (`trainable.metrics.score`),
+After every epoch it scores the validation rows (`trainable.metrics.score` on
+the scheme's validation probabilities: `trainable.validation`),
 keeps the best epoch (`better_epoch`: by the trial's metric, ties broken by
 the other), and calls `report(metrics, checkpoint_dir or None)` with the
 epoch's metrics, the best epoch's (`best_val_*`, `best_epoch`) and
@@ -65,20 +66,20 @@ class CheckpointPlan:
 
 
 class EpochReporter(keras.callbacks.Callback):
-    def __init__(self, settings: TrialSettings, data, report: Report, state: TrialState,
+    def __init__(self, settings: TrialSettings, scheme, report: Report, state: TrialState,
                  plan: CheckpointPlan, fixed: dict[str, Any], started: float) -> None:
         super().__init__()
-        self.settings, self.data, self.report = settings, data, report
+        self.settings, self.scheme, self.data, self.report = settings, scheme, scheme.data, report
         self.state, self.plan = state, plan
         self.fixed = fixed  # reported with every epoch: n_params, node, pid, start times
         self.started = started  # perf_counter at the trial's start: `train_seconds`
-        self.X_val = to_model_input(data.X_val)
+        self.X_val = to_model_input(self.data.X_val)
         self.best_proba: np.ndarray | None = None  # validation probabilities of the best epoch
         self.last: dict[str, Any] = {}  # the latest reported metrics
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs, n = logs or {}, epoch + 1
-        loss = float(logs.get("loss", float("nan")))
+        loss = float(logs.get("loss", float("nan"))) / self.scheme.loss_scale
         val, proba = self._validate(loss)
         diverged = not (math.isfinite(loss) and math.isfinite(val["val_loss"]))
         improved = not diverged and better_epoch(self.settings.metric, val, self.state.best)
@@ -100,7 +101,7 @@ class EpochReporter(keras.callbacks.Callback):
     def _validate(self, loss: float) -> tuple[dict[str, float], np.ndarray | None]:
         if not math.isfinite(loss):
             return {"val_auroc": float("nan"), "val_accuracy": float("nan"), "val_loss": float("nan")}, None
-        proba = np.asarray(self.model(self.X_val, training=False))
+        proba = self.scheme.validation(self.model(self.X_val, training=False))
         return {f"val_{k}": v for k, v in score(self.data.y_val, proba).items()}, proba
 
     def _metrics(self, epoch: int, loss: float, accuracy: float, val: dict[str, float], diverged: bool) -> dict:

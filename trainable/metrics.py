@@ -20,21 +20,16 @@ ties (never per epoch):
   whose sensitivity reaches the target. The value is the midpoint between the
   chosen score and the next lower one (so it does not sit on a training-time
   score); a row is positive when its probability is >= the threshold.
-- `auroc_rows(scores, positive)`: the AUROC of each row of a matrix of scores
-  for fixed labels (Mann-Whitney U from ranks, ties averaged), vectorised.
-- `auroc_ci(y, proba, n_boot, seed)`: percentile 95% interval of a stratified
-  bootstrap (classes resampled separately, as pROC does), seeded; the AUROC
-  of each resample is the Mann-Whitney statistic from ranks, vectorised.
-  At an AUROC of exactly 1.0 every resample is 1.0 too and the interval
-  collapses to [1, 1]: read it as "no misranked pair in this sample".
-- `clinical_metrics(y, proba, threshold, n_boot, seed)`: AUROC (+ CI), AUPRC,
-  sensitivity / specificity (+ Wilson 95% intervals), PPV, NPV and accuracy at
-  the threshold, the confusion counts, Brier score, and the calibration slope
-  (logistic regression of the outcome on logit(p)) and intercept
-  (calibration-in-the-large: logistic regression with logit(p) as offset),
-  following Van Calster et al. 2019. Undefined values (PPV with no positive
-  call, a slope under perfect separation) are None, never a made-up number.
-  Multiclass: macro one-vs-rest AUROC (+ CI), AUPRC and Brier, and per-class
+- `clinical_metrics(y, proba, threshold, n_boot, seed)`: AUROC, AUPRC,
+  sensitivity / specificity, PPV, NPV and accuracy at the threshold, the
+  confusion counts, the Brier score, and the calibration slope (logistic
+  regression of the outcome on logit(p)) and intercept (calibration-in-the-
+  large: logit(p) as offset), following Van Calster et al. 2019; each of
+  AUROC, AUPRC, sensitivity, specificity, Brier, slope and intercept with a
+  95% interval `<metric>_ci95` (methods: `trainable.stats`). Undefined values
+  (PPV with no positive call, the slope under complete or quasi-complete
+  separation) are None, never a made-up number. Multiclass: macro
+  one-vs-rest AUROC, AUPRC and Brier (with intervals), and per-class
   sensitivity / specificity / PPV / NPV at the arg-max label.
 """
 
@@ -42,9 +37,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainable.stats import as_class_proba
+
 __all__ = [
-    "METRIC_MODES", "VALIDATION_METRICS", "as_class_proba", "auroc_ci", "auroc_rows", "better", "better_epoch",
-    "choose_threshold", "clinical_metrics", "score", "tiebreak",
+    "METRIC_MODES", "VALIDATION_METRICS", "better", "better_epoch", "choose_threshold",
+    "clinical_metrics", "score", "tiebreak",
 ]
 
 METRIC_MODES = {"val_auroc": "max", "val_accuracy": "max", "val_loss": "min"}
@@ -74,15 +71,6 @@ def better_epoch(metric: str, new: dict[str, float], old: dict[str, float] | Non
     return better(other, new[other], old[other])
 
 
-def as_class_proba(proba: np.ndarray) -> np.ndarray:
-    """(n,) or (n, 1) probabilities of class 1, or (n, K): returns (n, K) rows summing to 1."""
-    proba = np.asarray(proba, dtype=np.float64)
-    if proba.ndim == 1 or proba.shape[1] == 1:
-        p1 = np.clip(proba.reshape(-1), 0.0, 1.0)
-        return np.column_stack([1.0 - p1, p1])
-    return proba / proba.sum(axis=1, keepdims=True)
-
-
 def score(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
@@ -100,10 +88,6 @@ def score(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
         "accuracy": float(accuracy_score(y_true, full.argmax(axis=1))),
         "loss": float(log_loss(y_true, full, labels=labels)),
     }
-
-
-_CI_LEVEL = 0.95
-_BOOT_CELLS = 4_000_000  # resampled scores held in memory at once (chunks of replicates)
 
 
 def choose_threshold(
@@ -131,88 +115,14 @@ def choose_threshold(
     return float(thresholds[i])
 
 
-def _stratified_indices(y: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(n_boot, n) row indices, each class resampled within itself; and the class of each column."""
-    groups = [np.flatnonzero(y == c) for c in np.unique(y)]
-    idx = np.concatenate([rng.choice(g, size=(n_boot, len(g)), replace=True) for g in groups], axis=1)
-    return idx, np.concatenate([y[g] for g in groups])
-
-
-def auroc_rows(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """AUROC of each row of `scores` (n_boot, n) for the fixed labels `positive` (n,): Mann-Whitney U."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores, axis=1)  # ties get the average rank, as in roc_auc_score
-    n1 = int(positive.sum())
-    n0 = len(positive) - n1
-    return (ranks[:, positive].sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
-
-
-def _bootstrap_auroc(y: np.ndarray, full: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """AUROC (binary, or macro one-vs-rest) of `n_boot` stratified resamples."""
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    chunk = max(1, _BOOT_CELLS // max(n, 1))
-    out = []
-    for start in range(0, n_boot, chunk):
-        idx, y_rep = _stratified_indices(y, min(chunk, n_boot - start), rng)
-        if full.shape[1] == 2:
-            out.append(auroc_rows(full[idx, 1], y_rep == 1))
-        else:
-            per_class = [auroc_rows(full[idx, k], y_rep == k) for k in range(full.shape[1])]
-            out.append(np.mean(per_class, axis=0))
-    return np.concatenate(out)
-
-
-def auroc_ci(y_true: np.ndarray, proba: np.ndarray, *, n_boot: int, seed: int) -> tuple[float, float]:
-    """95% percentile interval of the AUROC (stratified bootstrap, seeded)."""
-    y = np.asarray(y_true).astype(int)
-    full = as_class_proba(proba)
-    counts = np.bincount(y, minlength=full.shape[1])
-    if (counts == 0).any() or not np.isfinite(full).all():
-        return float("nan"), float("nan")
-    reps = _bootstrap_auroc(y, full, n_boot, seed)
-    tail = (1 - _CI_LEVEL) / 2 * 100
-    lo, hi = np.percentile(reps, [tail, 100 - tail])
-    return float(lo), float(hi)
-
-
 def _ratio(num: int, den: int) -> float | None:
     return float(num / den) if den else None
 
 
 def _wilson(k: int, n: int) -> list[float] | None:
-    from scipy.stats import binomtest
+    from trainable.stats import proportion_ci
 
-    if n == 0:
-        return None
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=_CI_LEVEL, method="wilson")
-    return [float(ci.low), float(ci.high)]
-
-
-def _calibration(y: np.ndarray, p1: np.ndarray, auroc: float) -> tuple[float | None, float | None]:
-    """(slope, intercept) of logistic recalibration on logit(p); None where not estimable."""
-    import warnings
-
-    from scipy.optimize import brentq
-    from scipy.special import expit, logit
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-
-    if len(np.unique(y)) < 2:
-        return None, None
-    lp = logit(np.clip(p1, 1e-7, 1 - 1e-7))
-    prevalence = float(y.mean())
-    intercept = float(brentq(lambda a: float(np.mean(expit(a + lp))) - prevalence, -60.0, 60.0))
-    if auroc >= 1.0:  # complete separation: the slope's maximum-likelihood estimate is infinite
-        return None, intercept
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        try:
-            fit = LogisticRegression(C=np.inf, max_iter=1000).fit(lp.reshape(-1, 1), y)
-        except ConvergenceWarning:
-            return None, intercept
-    return float(fit.coef_[0, 0]), intercept
+    return list(proportion_ci(k / n, n)) if n else None
 
 
 def _at_threshold(y: np.ndarray, positive_call: np.ndarray) -> dict[str, object]:
@@ -232,44 +142,55 @@ def _at_threshold(y: np.ndarray, positive_call: np.ndarray) -> dict[str, object]
     }
 
 
+def _ranking(y: np.ndarray, full: np.ndarray, n_boot: int, seed: int) -> dict[str, object]:
+    """AUROC, AUPRC and the Brier score, with their intervals (binary or macro one-vs-rest)."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    from trainable.stats import auroc_ci, mean_ci, proportion_ci
+
+    k = full.shape[1]
+    onehot = np.eye(k, dtype=int)[y]
+    if k == 2:
+        auroc = float(roc_auc_score(y, full[:, 1])) if len(np.unique(y)) == 2 else float("nan")
+        auprc, brier = float(average_precision_score(y, full[:, 1])), float(brier_score_loss(y, full[:, 1]))
+        per_row = (full[:, 1] - y) ** 2
+    else:
+        auroc = float(roc_auc_score(y, full, multi_class="ovr", average="macro", labels=np.arange(k)))
+        auprc = float(average_precision_score(onehot, full, average="macro"))
+        brier = float(brier_score_loss(y, full, labels=np.arange(k)))
+        per_row = ((full - onehot) ** 2).sum(axis=1)
+    positives = int(np.bincount(y, minlength=k)[1:].min()) if k == 2 else int(np.bincount(y, minlength=k).min())
+    return {
+        "auroc": auroc,
+        "auroc_ci95": list(auroc_ci(y, full)),
+        "auprc": auprc,
+        "auprc_ci95": list(proportion_ci(auprc, positives)),
+        "brier": brier,
+        "brier_ci95": list(mean_ci(per_row, n_boot=n_boot, seed=seed)),
+    }
+
+
 def clinical_metrics(
     y_true: np.ndarray, proba: np.ndarray, *, threshold: float | None, n_boot: int, seed: int
 ) -> dict[str, object]:
     """The clinical metrics of one model on one split (see the module docstring)."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+    from trainable.stats import calibration
 
     y = np.asarray(y_true).astype(int)
     full = as_class_proba(proba)
     k = full.shape[1]
-    lo, hi = auroc_ci(y, full, n_boot=n_boot, seed=seed)
     out: dict[str, object] = {"n": int(len(y))}
+    ranking = _ranking(y, full, n_boot, seed)
     if k == 2:
-        p1 = full[:, 1]
-        auroc = float(roc_auc_score(y, p1)) if len(np.unique(y)) == 2 else float("nan")
-        slope, intercept = _calibration(y, p1, auroc)
         t = 0.5 if threshold is None else float(threshold)
-        out.update(
-            n_positive=int(y.sum()),
-            prevalence=float(y.mean()),
-            auroc=auroc,
-            auroc_ci95=[lo, hi],
-            auprc=float(average_precision_score(y, p1)),
-            threshold=t,
-            **_at_threshold(y, p1 >= t),
-            brier=float(brier_score_loss(y, p1)),
-            calibration_slope=slope,
-            calibration_intercept=intercept,
-        )
+        out.update(n_positive=int(y.sum()), prevalence=float(y.mean()), **ranking, threshold=t,
+                   **_at_threshold(y, full[:, 1] >= t), **calibration(y, full[:, 1]))
         return out
-    onehot = np.eye(k, dtype=int)[y]
     label = full.argmax(axis=1)
     out.update(
-        auroc=float(roc_auc_score(y, full, multi_class="ovr", average="macro", labels=np.arange(k))),
-        auroc_ci95=[lo, hi],
-        auprc=float(average_precision_score(onehot, full, average="macro")),
+        **ranking,
         threshold=None,
         accuracy_at_threshold=float(np.mean(label == y)),
-        brier=float(brier_score_loss(y, full, labels=np.arange(k))),
         calibration_slope=None,
         calibration_intercept=None,
         per_class=[

@@ -27,7 +27,8 @@ import numpy as np
 
 from trainable.columns import layout, to_model_input
 
-__all__ = ["build_model", "layer_widths", "load_model", "predict_proba", "width_key"]
+__all__ = ["build_model", "layer_widths", "load_model", "model_inputs", "numeric_block", "optimizer", "predict_proba",
+           "width_key"]
 
 
 def width_key(layer: int) -> str:
@@ -52,7 +53,7 @@ def predict_proba(model, X) -> np.ndarray:
     return np.asarray(model.predict(to_model_input(X), verbose=0), dtype=np.float64)
 
 
-def _optimizer(name: str, learning_rate: float):
+def optimizer(name: str, learning_rate: float):
     import keras
 
     factories = {
@@ -65,26 +66,41 @@ def _optimizer(name: str, learning_rate: float):
     return factories[name](learning_rate=learning_rate)
 
 
+def model_inputs(schema: list[dict]):
+    """The model's raw inputs: one float matrix ("matrix" layout) or one input per column."""
+    import keras
+
+    if layout(schema) == "matrix":
+        return keras.Input(shape=(len(schema),), name="features")
+    return {c["input"]: keras.Input(shape=(1,), name=c["input"], dtype="float32" if c["kind"] == "numeric" else "string")
+            for c in schema}
+
+
+def numeric_block(inputs, schema: list[dict]):
+    """The numeric columns as one (n, d) tensor, or None."""
+    import keras
+
+    if not isinstance(inputs, dict):
+        return inputs
+    block = [inputs[c["input"]] for c in schema if c["kind"] == "numeric"]
+    if not block:
+        return None
+    return keras.layers.Concatenate(name="numeric")(block) if len(block) > 1 else block[0]
+
+
 def _preprocess(schema: list[dict]):
     """-> (model inputs, encoded float tensor)."""
     import keras
 
+    from trainable.layers import Impute
+
     numeric = [c for c in schema if c["kind"] == "numeric"]
     mean = np.array([c["mean"] for c in numeric], dtype=np.float32)
     var = np.array([c["var"] for c in numeric], dtype=np.float32)
-    if layout(schema) == "matrix":
-        inputs = keras.Input(shape=(len(schema),), name="features")
-        return inputs, keras.layers.Normalization(mean=mean, variance=var, name="scale")(inputs)
-    from trainable.layers import Impute
-
-    inputs: dict[str, Any] = {}
+    inputs = model_inputs(schema)
+    x = numeric_block(inputs, schema)
     parts = []
-    for c in schema:
-        dtype = "float32" if c["kind"] == "numeric" else "string"
-        inputs[c["input"]] = keras.Input(shape=(1,), name=c["input"], dtype=dtype)
-    if numeric:
-        block = [inputs[c["input"]] for c in numeric]
-        x = keras.layers.Concatenate(name="numeric")(block) if len(block) > 1 else block[0]
+    if x is not None:
         if any(c.get("fill") is not None for c in numeric):
             fill = [c.get("fill") or 0.0 for c in numeric]
             flags = [bool(c.get("indicator")) for c in numeric]
@@ -95,7 +111,7 @@ def _preprocess(schema: list[dict]):
                 var = np.concatenate([var, np.ones(n_flags, np.float32)])
         parts.append(keras.layers.Normalization(mean=mean, variance=var, name="scale")(x))
     for c in schema:
-        if c["kind"] != "numeric":
+        if c["kind"] != "numeric":  # (only in the "columns" layout)
             lookup = keras.layers.StringLookup(
                 vocabulary=c["vocabulary"], output_mode="one_hot", num_oov_indices=1, name=f"onehot_{c['input']}"
             )
@@ -127,7 +143,7 @@ def build_model(hp: dict[str, Any], schema: list[dict], n_classes: int, steps_pe
         loss = "sparse_categorical_crossentropy"
     model = keras.Model(inputs, outputs, name="hpsearch_mlp")
     model.compile(
-        optimizer=_optimizer(hp["optimizer"], float(hp["learning_rate"])),
+        optimizer=optimizer(hp["optimizer"], float(hp["learning_rate"])),
         loss=loss,
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,

@@ -4,8 +4,11 @@ Contract: `train_trial(config, data, settings)` is the function Ray Tune runs
 per trial (`tune.with_parameters(train_trial, data=..., settings=...)`).
 `config` holds only the sampled hyperparameters (`trainable.model`'s keys and
 `batch_size`); `settings` is the sweep's frozen `TrialSettings`; `data` is the
-`trainable.data.Dataset`, handed over once through Ray's object store. After
-every epoch the trial calls `ray.tune.report` with its metrics, a checkpoint
+`trainable.data.Dataset`, handed over once through Ray's object store. The
+data's scheme (`trainable.validation`) decides what trains: one model on the
+training split, or the k fold-models of a cross-validated trial together, in
+one `fit` (their validation metrics are those of the pooled out-of-fold
+predictions). After every epoch the trial calls `ray.tune.report` with its metrics, a checkpoint
 attached when one is due (`trainable.epochs`). A retried trial (after an
 exception or a dead worker) continues from its latest checkpoint
 (`tune.get_checkpoint()`); one whose checkpoint says it had finished returns at
@@ -28,13 +31,12 @@ import os
 import time
 from typing import Any, Callable
 
-import numpy as np
-
 from trainable.checkpoint import MODEL_FILE, TrialState, read_state
 from trainable.columns import to_model_input
 from trainable.faults import FaultyReport
 from trainable.settings import TrialSettings
 from trainable.tf_runtime import configure_tensorflow, reset_between_trials
+from trainable.validation import scheme_for
 
 __all__ = ["fit_and_report", "train_trial"]
 
@@ -51,27 +53,19 @@ def _node_id() -> str:
         return "local"
 
 
-def _class_weight(y: np.ndarray) -> dict[int, float]:
-    from sklearn.utils.class_weight import compute_class_weight
-
-    classes = np.unique(y)
-    return {int(c): float(w) for c, w in zip(classes, compute_class_weight("balanced", classes=classes, y=y))}
-
-
 def _milestones(settings: TrialSettings) -> set[int] | None:
     if not settings.checkpoint_epochs:
         return None
     return set(settings.checkpoint_epochs) | {settings.max_epochs}
 
 
-def _model(hp: dict[str, Any], data, restore_dir: str | None):
-    from trainable.model import build_model, load_model
+def _model(hp: dict[str, Any], scheme, restore_dir: str | None):
+    from trainable.model import load_model
 
     if restore_dir is not None:
         return load_model(os.path.join(restore_dir, MODEL_FILE))
     # One call into TensorFlow per epoch (steps_per_execution): less Python per batch.
-    steps = max(1, math.ceil(len(data.y_train) / int(hp["batch_size"])))
-    return build_model(hp, data.schema, data.n_classes, steps_per_execution=steps)
+    return scheme.build(hp, max(1, math.ceil(len(scheme.data.y_train) / int(hp["batch_size"]))))
 
 
 def fit_and_report(
@@ -95,22 +89,24 @@ def fit_and_report(
     state = TrialState() if restore_dir is None else read_state(restore_dir)
     if state.done(settings.max_epochs):
         return {}  # it ended before Tune recorded it: Tune keeps its last result
-    model = _model(hp, data, restore_dir)
+    scheme = scheme_for(data)
+    model = _model(hp, scheme, restore_dir)
     started_at = time.time()
     fixed = {"n_params": int(model.count_params()), "node": _node_id(), "started_at": started_at,
              "entered_at": entered_at or started_at, "pid": os.getpid()}
     saved = model.get_weights() if restore_dir is not None else None  # what the latest checkpoint holds
-    reporter = EpochReporter(settings, data, report, state, CheckpointPlan(_milestones(settings), saved), fixed, started)
+    reporter = EpochReporter(settings, scheme, report, state, CheckpointPlan(_milestones(settings), saved), fixed, started)
+    y, fit_options = scheme.targets(settings.class_weight == "balanced")
     model.fit(
         to_model_input(data.X_train),
-        data.y_train,
+        y,
         batch_size=int(hp["batch_size"]),
         epochs=settings.max_epochs,
         initial_epoch=state.epoch,
         shuffle=True,  # shuffles features and labels together
-        class_weight=_class_weight(data.y_train) if settings.class_weight == "balanced" else None,
         verbose=0,
         callbacks=[reporter],
+        **fit_options,
     )
     return reporter.last
 

@@ -1,0 +1,231 @@
+"""Uncertainty: 95% intervals of clinical metrics, and paired comparisons of two models on the same rows.
+
+Contract (every interval is (lo, hi) at 95%; NaN where the quantity is undefined):
+- `as_class_proba(proba)`: (n,) or (n, 1) probabilities of class 1, or (n, K),
+  as (n, K) rows summing to 1 (what every function here takes).
+- `auroc_ci(y, proba)`: AUROC (binary, or macro one-vs-rest) on the logit
+  scale with DeLong's variance (DeLong, DeLong & Clarke-Pearson 1988; the logit
+  transform as in Pepe 2003), a t quantile with min(class count) - 1 degrees
+  of freedom for small samples. At an AUROC of exactly 0 or 1 DeLong's
+  variance is 0, and the interval is the score-type interval that inverts the
+  Hanley & McNeil (1982) variance (Newcombe 2006), so it never collapses to a
+  point: an AUROC of 1.0 on 86 rows gets a lower bound well below 1.
+- `auroc_influence(y, proba)`: each row's DeLong influence on the AUROC
+  (structural components), for variances and paired differences.
+- `paired_difference(metric, y, proba_a, proba_b, n_boot, seed)`: the
+  difference a - b in a validation metric on the same rows, with its 95%
+  interval: DeLong's paired variance for `val_auroc`; for `val_loss` and
+  `val_accuracy`, a BCa bootstrap (Efron 1987) of the mean per-row
+  difference, resampling rows (the same rows for both models).
+- `proportion_ci(p, n)`: Wilson's score interval (Wilson 1927) for a proportion
+  `p` observed on `n` units (sensitivity, specificity; AUPRC on the positives,
+  after Boyd, Eng & Page 2013).
+- `mean_ci(values, n_boot, seed)`: BCa bootstrap interval of a mean (the Brier
+  score's per-row squared errors).
+- `calibration(y, p1)`: calibration slope and intercept (Van Calster et al.
+  2019) with Wald intervals from the logistic fit's information matrix; the
+  slope is None when the scores separate the classes completely or
+  quasi-completely (its maximum-likelihood estimate is infinite).
+Only NumPy and SciPy; scikit-learn for the logistic fit.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "as_class_proba", "auroc_ci", "auroc_influence", "calibration", "mean_ci", "paired_difference", "proportion_ci", "row_losses",
+]
+
+LEVEL = 0.95
+
+
+def as_class_proba(proba: np.ndarray) -> np.ndarray:
+    """(n,) or (n, 1) probabilities of class 1, or (n, K): returns (n, K) rows summing to 1."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim == 1 or proba.shape[1] == 1:
+        p1 = np.clip(proba.reshape(-1), 0.0, 1.0)
+        return np.column_stack([1.0 - p1, p1])
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def _z() -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + LEVEL / 2))
+
+
+def proportion_ci(p: float, n: float) -> tuple[float, float]:
+    """Wilson's score interval for a proportion `p` (may be fractional) out of `n`."""
+    if n <= 0 or not np.isfinite(p):
+        return float("nan"), float("nan")
+    z = _z()
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    lo, hi = (0.0 if p <= 0 else max(0.0, centre - half)), (1.0 if p >= 1 else min(1.0, centre + half))
+    return float(lo), float(hi)
+
+
+def _placements(positive_scores: np.ndarray, negative_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's structural components: for each positive, the share of negatives it
+    outranks (ties count half); for each negative, the share of positives that outrank it."""
+    neg_sorted = np.sort(negative_scores)
+    pos_sorted = np.sort(positive_scores)
+    below = np.searchsorted(neg_sorted, positive_scores, side="left")
+    tied = np.searchsorted(neg_sorted, positive_scores, side="right") - below
+    v10 = (below + 0.5 * tied) / len(negative_scores)
+    above = len(pos_sorted) - np.searchsorted(pos_sorted, negative_scores, side="right")
+    tied0 = np.searchsorted(pos_sorted, negative_scores, side="right") - np.searchsorted(pos_sorted, negative_scores, side="left")
+    v01 = (above + 0.5 * tied0) / len(positive_scores)
+    return v10, v01
+
+
+def _one_vs_rest(y: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray]:
+    """AUROC of `scores` for the positives `y` (bool), and each row's influence on it."""
+    v10, v01 = _placements(scores[y], scores[~y])
+    auc = float(v10.mean())
+    influence = np.empty(len(y))
+    influence[y] = (v10 - auc) * len(y) / y.sum()
+    influence[~y] = (v01 - auc) * len(y) / (~y).sum()
+    return auc, influence
+
+
+def auroc_influence(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, np.ndarray]:
+    """(AUROC, per-row influence): binary, or macro one-vs-rest (the mean of the classes' influences)."""
+    y = np.asarray(y_true).astype(int)
+    full = as_class_proba(proba)
+    classes = [1] if full.shape[1] == 2 else range(full.shape[1])
+    parts = [_one_vs_rest(y == k, full[:, k]) for k in classes]
+    return float(np.mean([a for a, _ in parts])), np.mean([i for _, i in parts], axis=0)
+
+
+def _variance(y: np.ndarray, influence: np.ndarray) -> float:
+    """Variance of a statistic with per-row `influence`, the class counts held fixed."""
+    n = len(y)
+    return float(sum(np.sum(y == c) * influence[y == c].var(ddof=1) for c in np.unique(y) if np.sum(y == c) > 1)) / n**2
+
+
+def _score_interval(auc: float, m: int, n: int) -> tuple[float, float]:
+    """The Hanley & McNeil variance V(theta), inverted as a score interval: |auc - theta| = z sqrt(V(theta))."""
+    from scipy.optimize import brentq
+
+    z = _z()
+
+    def sd(t: float) -> float:
+        var = (t * (1 - t) + (m - 1) * (t / (2 - t) - t * t) + (n - 1) * (2 * t * t / (1 + t) - t * t)) / (m * n)
+        return np.sqrt(max(var, 0.0))
+
+    lo = 0.0 if auc <= 0 else brentq(lambda t: (auc - t) - z * sd(t), 0.0, auc * (1 - 1e-12))
+    hi = 1.0 if auc >= 1 else brentq(lambda t: (t - auc) - z * sd(t), auc + (1 - auc) * 1e-12, 1.0)
+    return float(lo), float(hi)
+
+
+def auroc_ci(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, float]:
+    """95% interval of the AUROC (see the module docstring); NaN without two classes."""
+    from scipy.stats import t as student
+
+    y = np.asarray(y_true).astype(int)
+    counts = np.bincount(y)
+    counts = counts[counts > 0]
+    if len(counts) < 2 or not np.isfinite(np.asarray(proba, dtype=float)).all():
+        return float("nan"), float("nan")
+    auc, influence = auroc_influence(y, proba)
+    var = _variance(y, influence)
+    smallest = int(counts.min())
+    if auc <= 0 or auc >= 1 or var <= 0:
+        return _score_interval(auc, smallest, int(len(y) - smallest))
+    q = float(student.ppf(0.5 + LEVEL / 2, max(smallest - 1, 1)))
+    centre, half = np.log(auc / (1 - auc)), q * np.sqrt(var) / (auc * (1 - auc))
+    return float(1 / (1 + np.exp(-(centre - half)))), float(1 / (1 + np.exp(-(centre + half))))
+
+
+def row_losses(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each row's log loss (cross-entropy), clipped as scikit-learn's `log_loss`."""
+    full = as_class_proba(proba)
+    eps = np.finfo(full.dtype).eps
+    p = np.clip(full[np.arange(len(full)), np.asarray(y_true).astype(int)], eps, 1 - eps)
+    return -np.log(p)
+
+
+def _bca(values: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
+    """BCa bootstrap interval of the mean of `values` (Efron 1987); percentile if BCa is undefined."""
+    from scipy.stats import bootstrap
+
+    if np.ptp(values) == 0:
+        return float(values[0]), float(values[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for method in ("BCa", "percentile"):
+            res = bootstrap((values,), np.mean, confidence_level=LEVEL, n_resamples=n_boot, method=method,
+                            vectorized=True, random_state=np.random.default_rng(seed))
+            lo, hi = res.confidence_interval
+            if np.isfinite(lo) and np.isfinite(hi):
+                return float(lo), float(hi)
+    return float("nan"), float("nan")
+
+
+def mean_ci(values: np.ndarray, *, n_boot: int, seed: int) -> tuple[float, float]:
+    """95% BCa bootstrap interval of the mean of per-row `values`."""
+    values = np.asarray(values, dtype=np.float64)
+    return _bca(values, n_boot, seed) if len(values) > 1 else (float("nan"), float("nan"))
+
+
+def paired_difference(metric: str, y_true: np.ndarray, proba_a: np.ndarray, proba_b: np.ndarray, *,
+                      n_boot: int, seed: int) -> tuple[float, float, float]:
+    """(a - b, lo, hi) in `metric` (`val_loss`, `val_accuracy` or `val_auroc`) on the same rows."""
+    from scipy.stats import norm
+
+    y = np.asarray(y_true).astype(int)
+    if metric == "val_auroc":
+        auc_a, infl_a = auroc_influence(y, proba_a)
+        auc_b, infl_b = auroc_influence(y, proba_b)
+        delta, sd = auc_a - auc_b, np.sqrt(max(_variance(y, infl_a - infl_b), 0.0))
+        q = float(norm.ppf(0.5 + LEVEL / 2))
+        return float(delta), float(delta - q * sd), float(delta + q * sd)
+    if metric == "val_loss":
+        per_row = row_losses(y, proba_a) - row_losses(y, proba_b)
+    elif metric == "val_accuracy":
+        correct = [as_class_proba(p).argmax(axis=1) == y for p in (proba_a, proba_b)]
+        per_row = correct[0].astype(float) - correct[1].astype(float)
+    else:
+        raise ValueError(f"no paired difference for metric {metric!r}")
+    lo, hi = _bca(per_row, n_boot, seed)
+    return float(per_row.mean()), lo, hi
+
+
+def _separated(y: np.ndarray, lp: np.ndarray) -> bool:
+    """Do the scores separate the classes completely or quasi-completely (the
+    classes meet at most at tied scores)? Then the logistic slope is infinite."""
+    pos, neg = lp[y == 1], lp[y == 0]
+    return bool(neg.max() <= pos.min() or pos.max() <= neg.min())
+
+
+def calibration(y: np.ndarray, p1: np.ndarray) -> dict[str, object]:
+    """Calibration slope (logistic regression of the outcome on logit(p)) and
+    intercept (calibration-in-the-large: logit(p) as offset), with Wald 95% intervals."""
+    from scipy.optimize import brentq
+    from scipy.special import expit, logit
+    from sklearn.linear_model import LogisticRegression
+
+    out: dict[str, object] = dict.fromkeys(
+        ("calibration_slope", "calibration_slope_ci95", "calibration_intercept", "calibration_intercept_ci95"))
+    y = np.asarray(y).astype(int)
+    if len(np.unique(y)) < 2:
+        return out
+    z = _z()
+    lp = logit(np.clip(np.asarray(p1, dtype=np.float64), 1e-7, 1 - 1e-7))
+    a = float(brentq(lambda t: float(np.mean(expit(t + lp))) - float(y.mean()), -60.0, 60.0))
+    se_a = 1 / np.sqrt(np.sum(expit(a + lp) * (1 - expit(a + lp))))
+    out.update(calibration_intercept=a, calibration_intercept_ci95=[float(a - z * se_a), float(a + z * se_a)])
+    if _separated(y, lp):
+        return out
+    fit = LogisticRegression(C=np.inf, max_iter=1000).fit(lp.reshape(-1, 1), y)
+    slope = float(fit.coef_[0, 0])
+    X = np.column_stack([np.ones_like(lp), lp])
+    w = fit.predict_proba(lp.reshape(-1, 1))[:, 1]
+    information = X.T @ (X * (w * (1 - w))[:, None])
+    se = float(np.sqrt(np.linalg.inv(information)[1, 1]))
+    out.update(calibration_slope=slope, calibration_slope_ci95=[slope - z * se, slope + z * se])
+    return out
