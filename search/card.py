@@ -142,7 +142,12 @@ def _threshold(card: dict[str, Any]) -> list[str]:
         else f"the highest threshold with validation sensitivity >= {thr.get('target_sensitivity')}"
     )
     rule = thr["rule"].replace("value", number(thr["value"], 4))
-    return ["## Operating threshold", "", f"{rule}. Chosen on the {validated_on(card)} by {how}.", ""]
+    lines = ["## Operating threshold", "", f"{rule}. Chosen on the {validated_on(card)} by {how}."]
+    if thr.get("out_of_fold"):
+        lines[-1] += (" This model averages the fold-models whose out-of-fold predictions chose it; averaged "
+                      "probabilities are a little less extreme than one fold-model's, so check the threshold's "
+                      "sensitivity and specificity on new data.")
+    return lines + [""]
 
 
 def performance_rows(card: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -26,7 +26,7 @@ from trainable.errors import HpsearchError
 from trainable.metrics import METRIC_MODES
 from trainable.model import width_key
 
-__all__ = ["Config", "DEFAULT_CONFIG", "load_config"]
+__all__ = ["Config", "DEFAULT_CONFIG", "load_config", "load_saved_config"]
 
 MAX_LAYERS = 8
 Metric = Literal[tuple(METRIC_MODES)]  # type: ignore[valid-type]
@@ -282,6 +282,15 @@ def _describe(error: dict[str, Any]) -> str:
     if "got" in msg:
         return f"`{key}`: {msg}"
     return f"`{key}`: {msg}, got {error['input']!r}"
+
+
+def load_saved_config(path: str | Path) -> Config:
+    """The resolved config a sweep saved (`config.yaml`). A key it does not hold is
+    filled from today's defaults, except what would change how the sweep validated:
+    a sweep saved before `search.cv` existed used one validation split."""
+    saved = _read_yaml(Path(path))
+    overrides = {} if "cv" in (saved.get("search") or {}) else {"search.cv.folds": 0}
+    return load_config(path, overrides)
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

@@ -51,6 +51,7 @@ def _threshold(data, val_proba: np.ndarray, settings) -> dict[str, Any]:
         "method": settings.threshold,
         "target_sensitivity": settings.target_sensitivity,
         "chosen_on": "validation",
+        "out_of_fold": bool(data.n_folds),
         "positive_class": positive,
         "rule": f"predict `{positive}` when P({positive}) >= value",
     }

@@ -61,13 +61,9 @@ def validation_intervals(board: pd.DataFrame, data: Dataset, settings, metric: s
     probas = _probabilities(board, data, sweep_dir)
     intervals = {tid: auroc_ci(data.y_val, p) for tid, p in probas.items()}
     intervals = {tid: ci for tid, ci in intervals.items() if not math.isnan(ci[0])}
-    deltas: dict[str, tuple[float, float]] = {}
-    if probas:
-        best = next(iter(probas))
-        for tid, p in probas.items():
-            if tid != best:
-                _, lo, hi = paired_difference(metric, data.y_val, p, probas[best], n_boot=settings.n_boot,
-                                              seed=settings.seed)
-                deltas[tid] = (lo, hi)
-        deltas[best] = (math.nan, math.nan)
-    return mark_ties(board, intervals, deltas)
+    best = next(iter(probas), None)
+    deltas = {
+        tid: paired_difference(metric, data.y_val, p, probas[best], n_boot=settings.n_boot, seed=settings.seed)[1:]
+        for tid, p in probas.items() if tid != best
+    }
+    return mark_ties(board, intervals, deltas, best)

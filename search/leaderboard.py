@@ -126,10 +126,10 @@ def ranked(board: pd.DataFrame) -> pd.DataFrame:
 
 
 def mark_ties(frame: pd.DataFrame, intervals: dict[str, tuple[float, float]],
-              deltas: dict[str, tuple[float, float]]) -> pd.DataFrame:
+              deltas: dict[str, tuple[float, float]], best: str | None) -> pd.DataFrame:
     """Fill the AUROC interval columns from `intervals` (trial_id -> (lo, hi)) and
-    the difference columns from `deltas` (trial_id -> (lo, hi) of trial - best;
-    NaN for the best itself); a trial in `deltas` is tied when its interval holds 0."""
+    the difference columns from `deltas` (trial_id -> (lo, hi) of trial - `best`);
+    `best` is tied with itself, a trial in `deltas` when its interval holds 0."""
     frame = frame.copy()
     nan = (math.nan, math.nan)
     for name, source in (("val_auroc_ci95", intervals), ("delta_ci95", deltas)):
@@ -138,8 +138,10 @@ def mark_ties(frame: pd.DataFrame, intervals: dict[str, tuple[float, float]],
     lo, hi = frame["delta_ci95_lo"], frame["delta_ci95_hi"]
     tied = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     for i, tid in frame["trial_id"].items():
-        if tid in deltas and frame.at[i, "status"] in Status.RANKED:
-            tied[i] = bool(math.isnan(lo[i]) or lo[i] <= 0 <= hi[i])  # NaN: the best, tied with itself
+        if tid == best:
+            tied[i] = True
+        elif tid in deltas and frame.at[i, "status"] in Status.RANKED:
+            tied[i] = bool(lo[i] <= 0 <= hi[i])
     frame["tied_with_best"] = tied
     return frame
 

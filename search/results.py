@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from search.config import Config, load_config
+from search.config import Config, load_saved_config
 from search.layout import (
     BEST_DIR, CONFIG_FILE, LEADERBOARD_FILE, MODEL_FILE, SWEEP_FILE, TUNE_DIR, TUNE_PARAMS_FILE, atomic_write_text,
     trial_dirname,
@@ -129,7 +129,7 @@ def resumable(out: Path) -> tuple[Config, dict[str, Any]]:
             f"{out}: this sweep ran in {record['out_dir']} and its Ray Tune and Optuna state name "
             "that folder; move it back there to resume it"
         )
-    cfg = load_config(out / CONFIG_FILE)
+    cfg = load_saved_config(out / CONFIG_FILE)
     # results_dir may be relative to wherever the sweep started: pin it to this folder.
     return cfg.model_copy(update={"results_dir": str(out.parent)}), record
 
@@ -231,4 +231,4 @@ def open_sweep(results_dir: str | Path) -> Sweep:
     config_file = path / CONFIG_FILE
     if not config_file.is_file():
         raise HpsearchError(f"{config_file}: missing; is {path} a sweep's results folder?")
-    return Sweep(path.resolve(), load_config(config_file), board)
+    return Sweep(path.resolve(), load_saved_config(config_file), board)

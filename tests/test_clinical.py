@@ -197,8 +197,8 @@ def _board():
 
 def test_ties_are_paired_differences_whose_interval_holds_zero():
     intervals = {"t0": (0.85, 0.95), "t1": (0.84, 0.94), "t2": (0.80, 0.92)}
-    deltas = {"t0": (float("nan"), float("nan")), "t1": (-0.01, 0.05), "t2": (0.1, 0.3)}
-    board = mark_ties(_board(), intervals, deltas)
+    deltas = {"t1": (-0.01, 0.05), "t2": (0.1, 0.3)}
+    board = mark_ties(_board(), intervals, deltas, "t0")
     assert list(board.columns) == COLUMNS
     assert board.set_index("trial_id")["tied_with_best"].to_dict() == {"t0": True, "t1": True, "t2": False, "bad": None}
     records = json.loads(render(board, "json"))
@@ -213,7 +213,7 @@ def test_leaderboard_survives_a_csv_round_trip_with_numeric_looking_ids(tmp_path
     from search.leaderboard import read_leaderboard, write_leaderboard
 
     board = mark_ties(_board().assign(trial_id=["00012345", "1e100000", "abc", "bad"]), {"00012345": (0.9, 1.0)},
-                      {"00012345": (float("nan"), float("nan"))})
+                      {}, "00012345")
     write_leaderboard(board, tmp_path / "leaderboard.csv")
     back = read_leaderboard(tmp_path)
     assert list(back["trial_id"]) == ["00012345", "1e100000", "abc", "bad"]

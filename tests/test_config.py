@@ -69,3 +69,17 @@ def test_bad_configs_are_refused_with_one_line_naming_the_key(tmp_path, text, ex
 def test_missing_config_file(tmp_path):
     with pytest.raises(HpsearchError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_a_sweep_saved_before_cross_validation_keeps_its_validation_split(tmp_path):
+    import yaml
+
+    from search.config import load_saved_config
+
+    tree = yaml.safe_load(load_config().to_yaml())
+    assert tree["search"]["cv"] == {"folds": "auto"}
+    (tmp_path / "now.yaml").write_text(yaml.safe_dump(tree))
+    assert load_saved_config(tmp_path / "now.yaml").search.cv.folds == "auto"
+    del tree["search"]["cv"]  # what an earlier hpsearch saved
+    (tmp_path / "before.yaml").write_text(yaml.safe_dump(tree))
+    assert load_saved_config(tmp_path / "before.yaml").search.cv.folds == 0

@@ -136,8 +136,8 @@ def test_bad_input_fails_cleanly(tmp_path, name):
 # --- real sweeps on tables -----------------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_sweep_on_a_clinical_table_and_predict_raw_rows(ray_session, tmp_path, fmt):
+@pytest.mark.parametrize("fmt, folds", [("csv", "auto"), ("parquet", 0)])  # 5-fold CV, and one validation split
+def test_sweep_on_a_clinical_table_and_predict_raw_rows(ray_session, tmp_path, fmt, folds):
     from search.config import load_config
     from search.driver import run_sweep
     from trainable.model import load_model
@@ -151,11 +151,13 @@ def test_sweep_on_a_clinical_table_and_predict_raw_rows(ray_session, tmp_path, f
             tmp_path,
             name=f"clin_{fmt}",
             **{"data.source": str(path), "data.target": "outcome", "data.drop": ["patient_id"],
-               "data.missing": "impute", "data.positive": "died", "search.trials": 2, "train.class_weight": "balanced"},
+               "data.missing": "impute", "data.positive": "died", "search.trials": 2, "train.class_weight": "balanced",
+               "search.cv.folds": folds},
         ),
     )
     outcome = run_sweep(cfg)
     card = outcome.card
+    assert card["validation"]["folds"] == (5 if folds == "auto" else 0)
     assert card["data"]["class_names"] == ["survived", "died"]
     assert {c["name"]: c["kind"] for c in card["data"]["schema"]}["stage"] == "categorical"
     model = load_model(outcome.best_dir / "model.keras")

@@ -22,7 +22,10 @@ what an exported model takes.
 The driver loads the dataset once and hands it to trials through Ray's object
 store; trials never re-read the file. Only train and validation reach the
 search; the test split is scored once, for the exported model. Every
-statistic the model's preprocessing uses comes from the training split.
+statistic a model's preprocessing uses comes from its training rows (the
+training split, or its fold's); `schema` is fitted on the training split, or,
+cross-validated, on all development rows, where only encoding rows and the
+model card read it, never a model.
 """
 
 from __future__ import annotations

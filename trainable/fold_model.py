@@ -8,8 +8,9 @@ or softmax). Fold-model j has its own preprocessing, fitted on its
 training rows (`fold_schemas[j]`: normalisation statistics, imputation fill
 values and indicators, vocabularies) and its own weights; the k share
 nothing but the batches they see. Every layer computes all k at once
-(`EinsumDense` kernels of shape (k, d_in, d_out), initialised as k Glorot
-kernels), so a step costs about what one model's step costs on small tables.
+(`EinsumDense` kernels of shape (k, d_in, d_out), each slice drawn as a Glorot
+uniform (d_in, d_out) kernel, as a single model's `Dense`), so a step costs
+about what one model's step costs on small tables.
 It trains with `trainable.layers.FoldLoss`, whose targets carry each row's
 weight per fold-model (0 where the row is held out). `ensemble(model)` is the
 model to export: the same inputs, the k fold-models' probabilities (layer
@@ -71,16 +72,18 @@ def _categorical(inputs, schemas: list[list[dict]]) -> list:
     return parts
 
 
-def _fold_dense(k: int, width: int, activation: str | None, l2: float, name: str):
+def _fold_dense(k: int, fan_in: int, width: int, activation: str | None, l2: float, name: str):
     import keras
 
+    # Glorot uniform for each (fan_in, width) slice, stated outright: how Keras counts the
+    # fans of a rank-3 einsum kernel has changed between versions.
+    limit = float(np.sqrt(6.0 / (fan_in + width)))
     return keras.layers.EinsumDense(
         "nkd,kdu->nku",
         output_shape=(k, width),
         bias_axes="ku",
         activation=activation,
-        # Glorot per fold-model: Keras counts the k axis into both fans, `scale=k` undoes that.
-        kernel_initializer=keras.initializers.VarianceScaling(scale=k, mode="fan_avg", distribution="uniform"),
+        kernel_initializer=keras.initializers.RandomUniform(-limit, limit),
         kernel_regularizer=keras.regularizers.L2(l2) if l2 > 0 else None,
         name=name,
     )
@@ -97,10 +100,10 @@ def build_fold_model(hp: dict[str, Any], fold_schemas: list[list[dict]], n_class
     x = keras.layers.Concatenate(axis=2, name="encoded")(parts) if len(parts) > 1 else parts[0]
     l2, dropout = float(hp.get("l2", 0.0)), float(hp.get("dropout", 0.0))
     for i, width in enumerate(layer_widths(hp)):
-        x = _fold_dense(k, width, hp["activation"], l2, f"hidden_{i}")(x)
+        x = _fold_dense(k, x.shape[-1], width, hp["activation"], l2, f"hidden_{i}")(x)
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    outputs = _fold_dense(k, 1 if n_classes == 2 else n_classes, None, 0.0, "logits")(x)
+    outputs = _fold_dense(k, x.shape[-1], 1 if n_classes == 2 else n_classes, None, 0.0, "logits")(x)
     model = keras.Model(inputs, outputs, name="hpsearch_folds")
     model.compile(optimizer=optimizer(hp["optimizer"], float(hp["learning_rate"])), loss=FoldLoss(n_classes),
                   steps_per_execution=steps_per_execution)

@@ -15,7 +15,10 @@
   class weight); y_pred is (n, k, C) logits. It is the sum over fold-models of
   each one's weighted mean cross-entropy over its training rows in the batch
   (computed from the logits, so a confidently wrong prediction still has a
-  gradient), so each fold-model gets exactly the gradient it would get alone.
+  gradient): a fold-model's gradient is the one it would get alone from its
+  rows of the batch. (What differs from training it alone: its batches are the
+  (k-1)/k of each batch it trains on, of varying size, and an epoch has
+  ceil(n/batch) steps over all development rows.)
 Import this module (or use `trainable.model.load_model`) before
 `keras.models.load_model` on a model that holds them.
 """

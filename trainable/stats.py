@@ -3,29 +3,36 @@
 Contract (every interval is (lo, hi) at 95%; NaN where the quantity is undefined):
 - `as_class_proba(proba)`: (n,) or (n, 1) probabilities of class 1, or (n, K),
   as (n, K) rows summing to 1 (what every function here takes).
-- `auroc_ci(y, proba)`: AUROC (binary, or macro one-vs-rest) on the logit
-  scale with DeLong's variance (DeLong, DeLong & Clarke-Pearson 1988; the logit
-  transform as in Pepe 2003), a t quantile with min(class count) - 1 degrees
-  of freedom for small samples. At an AUROC of exactly 0 or 1 DeLong's
-  variance is 0, and the interval is the score-type interval that inverts the
-  Hanley & McNeil (1982) variance (Newcombe 2006), so it never collapses to a
-  point: an AUROC of 1.0 on 86 rows gets a lower bound well below 1.
+- `auroc_ci(y, proba)`: AUROC (binary, or macro one-vs-rest): the union of two
+  intervals. (1) Logit-transformed DeLong (DeLong, DeLong & Clarke-Pearson
+  1988; the logit transform as in Pepe 2003), with a t quantile on
+  min(class count) - 1 degrees of freedom: its variance is estimated from the
+  data, and near an AUROC of 1 it rests on the few misordered pairs there are
+  (none at 1.0: variance 0). (2) The score-type interval that inverts the
+  Hanley & McNeil (1982) variance at each candidate AUROC, as Wilson's does
+  for a proportion (Newcombe 2006): it never collapses at 0 or 1. The union
+  keeps its coverage near 1 (an AUROC of 1.0 on 86 rows gets a lower bound
+  near 0.94) and stays monotone there: one misordered pair never narrows it.
 - `auroc_influence(y, proba)`: each row's DeLong influence on the AUROC
   (structural components), for variances and paired differences.
 - `paired_difference(metric, y, proba_a, proba_b, n_boot, seed)`: the
   difference a - b in a validation metric on the same rows, with its 95%
-  interval: DeLong's paired variance for `val_auroc`; for `val_loss` and
+  interval: DeLong's paired variance (with the t quantile above) for
+  `val_auroc`; for `val_loss` and
   `val_accuracy`, a BCa bootstrap (Efron 1987) of the mean per-row
   difference, resampling rows (the same rows for both models).
 - `proportion_ci(p, n)`: Wilson's score interval (Wilson 1927) for a proportion
   `p` observed on `n` units (sensitivity, specificity; AUPRC on the positives,
   after Boyd, Eng & Page 2013).
-- `mean_ci(values, n_boot, seed)`: BCa bootstrap interval of a mean (the Brier
-  score's per-row squared errors).
+- `mean_ci(values, n_boot, seed)`: BCa bootstrap interval of a mean of values
+  in [0, 1] (the Brier score's per-row squared errors); when every value is
+  0, the exact binomial upper bound of the share of rows with any error
+  (Clopper-Pearson), never a point.
 - `calibration(y, p1)`: calibration slope and intercept (Van Calster et al.
   2019) with Wald intervals from the logistic fit's information matrix; the
   slope is None when the scores separate the classes completely or
-  quasi-completely (its maximum-likelihood estimate is infinite).
+  quasi-completely (its maximum-likelihood estimate is infinite), or are all
+  equal (no slope to fit).
 Only NumPy and SciPy; scikit-learn for the logistic fit.
 """
 
@@ -108,7 +115,8 @@ def _variance(y: np.ndarray, influence: np.ndarray) -> float:
 
 
 def _score_interval(auc: float, m: int, n: int) -> tuple[float, float]:
-    """The Hanley & McNeil variance V(theta), inverted as a score interval: |auc - theta| = z sqrt(V(theta))."""
+    """The Hanley & McNeil variance V(theta) (m positives, n negatives), inverted as a
+    score interval: the thetas with |auc - theta| <= z sqrt(V(theta))."""
     from scipy.optimize import brentq
 
     z = _z()
@@ -122,23 +130,29 @@ def _score_interval(auc: float, m: int, n: int) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def auroc_ci(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, float]:
-    """95% interval of the AUROC (see the module docstring); NaN without two classes."""
+def _t_quantile(y: np.ndarray) -> float:
+    """The two-sided 95% t quantile on min(class count) - 1 degrees of freedom."""
     from scipy.stats import t as student
 
+    counts = np.bincount(y)
+    return float(student.ppf(0.5 + LEVEL / 2, max(int(counts[counts > 0].min()) - 1, 1)))
+
+
+def auroc_ci(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, float]:
+    """95% interval of the AUROC (see the module docstring); NaN without two classes."""
     y = np.asarray(y_true).astype(int)
     counts = np.bincount(y)
-    counts = counts[counts > 0]
-    if len(counts) < 2 or not np.isfinite(np.asarray(proba, dtype=float)).all():
+    if (counts > 0).sum() < 2 or not np.isfinite(np.asarray(proba, dtype=float)).all():
         return float("nan"), float("nan")
     auc, influence = auroc_influence(y, proba)
+    # Hanley & McNeil's roles: the positives (binary), or the smallest class against the rest
+    m = int(counts[1]) if as_class_proba(proba).shape[1] == 2 else int(counts[counts > 0].min())
+    lo, hi = _score_interval(auc, m, int(len(y) - m))
     var = _variance(y, influence)
-    smallest = int(counts.min())
-    if auc <= 0 or auc >= 1 or var <= 0:
-        return _score_interval(auc, smallest, int(len(y) - smallest))
-    q = float(student.ppf(0.5 + LEVEL / 2, max(smallest - 1, 1)))
-    centre, half = np.log(auc / (1 - auc)), q * np.sqrt(var) / (auc * (1 - auc))
-    return float(1 / (1 + np.exp(-(centre - half)))), float(1 / (1 + np.exp(-(centre + half))))
+    if 0 < auc < 1 and var > 0:
+        centre, half = np.log(auc / (1 - auc)), _t_quantile(y) * np.sqrt(var) / (auc * (1 - auc))
+        lo, hi = min(lo, 1 / (1 + np.exp(-(centre - half)))), max(hi, 1 / (1 + np.exp(-(centre + half))))
+    return float(lo), float(hi)
 
 
 def row_losses(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -167,22 +181,24 @@ def _bca(values: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
 
 
 def mean_ci(values: np.ndarray, *, n_boot: int, seed: int) -> tuple[float, float]:
-    """95% BCa bootstrap interval of the mean of per-row `values`."""
+    """95% BCa bootstrap interval of the mean of per-row `values` in [0, 1]."""
     values = np.asarray(values, dtype=np.float64)
-    return _bca(values, n_boot, seed) if len(values) > 1 else (float("nan"), float("nan"))
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    if not values.any():  # no row with any error: bound the share of rows that could have one
+        return 0.0, float(1 - ((1 - LEVEL) / 2) ** (1 / len(values)))
+    return _bca(values, n_boot, seed)
 
 
 def paired_difference(metric: str, y_true: np.ndarray, proba_a: np.ndarray, proba_b: np.ndarray, *,
                       n_boot: int, seed: int) -> tuple[float, float, float]:
     """(a - b, lo, hi) in `metric` (`val_loss`, `val_accuracy` or `val_auroc`) on the same rows."""
-    from scipy.stats import norm
-
     y = np.asarray(y_true).astype(int)
     if metric == "val_auroc":
         auc_a, infl_a = auroc_influence(y, proba_a)
         auc_b, infl_b = auroc_influence(y, proba_b)
         delta, sd = auc_a - auc_b, np.sqrt(max(_variance(y, infl_a - infl_b), 0.0))
-        q = float(norm.ppf(0.5 + LEVEL / 2))
+        q = _t_quantile(y)
         return float(delta), float(delta - q * sd), float(delta + q * sd)
     if metric == "val_loss":
         per_row = row_losses(y, proba_a) - row_losses(y, proba_b)
@@ -199,7 +215,7 @@ def _separated(y: np.ndarray, lp: np.ndarray) -> bool:
     """Do the scores separate the classes completely or quasi-completely (the
     classes meet at most at tied scores)? Then the logistic slope is infinite."""
     pos, neg = lp[y == 1], lp[y == 0]
-    return bool(neg.max() <= pos.min() or pos.max() <= neg.min())
+    return bool(np.ptp(lp) > 0 and (neg.max() <= pos.min() or pos.max() <= neg.min()))
 
 
 def calibration(y: np.ndarray, p1: np.ndarray) -> dict[str, object]:
@@ -219,7 +235,7 @@ def calibration(y: np.ndarray, p1: np.ndarray) -> dict[str, object]:
     a = float(brentq(lambda t: float(np.mean(expit(t + lp))) - float(y.mean()), -60.0, 60.0))
     se_a = 1 / np.sqrt(np.sum(expit(a + lp) * (1 - expit(a + lp))))
     out.update(calibration_intercept=a, calibration_intercept_ci95=[float(a - z * se_a), float(a + z * se_a)])
-    if _separated(y, lp):
+    if _separated(y, lp) or np.ptp(lp) == 0:
         return out
     fit = LogisticRegression(C=np.inf, max_iter=1000).fit(lp.reshape(-1, 1), y)
     slope = float(fit.coef_[0, 0])

@@ -16,7 +16,8 @@ once, neither retrained nor reported twice.
 
 `fit_and_report(hp, settings, data, report)` is the trial without Ray (the
 benchmark's bare loop times the same code): `report(metrics, checkpoint_dir)`.
-Reported metrics: `loss`, `accuracy`, `val_loss`, `val_accuracy`,
+Reported metrics: `loss`, `accuracy` (training; NaN for a cross-validated
+trial, whose fold loss has no accuracy), `val_loss`, `val_accuracy`,
 `val_auroc`, `best_val_*`, `best_epoch`, `epoch`, `diverged`, `n_params`,
 `train_seconds`, `node`, and for benchmarks `entered_at`, `started_at`,
 `reported_at`, `report_wait_s` (seconds the trial spent blocked in earlier
