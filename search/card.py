@@ -22,7 +22,7 @@ from typing import Any
 from search.formatting import number, with_interval
 from search.space import describe
 
-__all__ = ["build_card", "card_markdown", "performance_rows", "validated_on", "versions"]
+__all__ = ["build_card", "card_markdown", "performance_rows", "validated_on", "verdict", "versions"]
 
 _PACKAGES = ("hpsearch", "tensorflow", "keras", "ray", "optuna", "numpy", "pandas", "scikit-learn")
 
@@ -82,6 +82,15 @@ def validated_on(card: dict[str, Any]) -> str:
     return "validation split"
 
 
+def _scored(card: dict[str, Any]) -> str:
+    n = card["test"].get("scorings", 1)
+    if n > 1:
+        return (f"**The test split of this sweep has scored {n} different models (--reuse-test): choosing among "
+                "them on it makes its numbers optimistic; the test estimate is no longer unbiased.**")
+    return ("It was scored once, for this model. The validation numbers are optimistic, because they were used to "
+            "choose this model among the trials; the test numbers are not.")
+
+
 def _intro(card: dict[str, Any]) -> list[str]:
     classes = card["data"].get("class_names", [])
     what = f"`{classes[1]}`" if len(classes) == 2 else "each class"
@@ -89,9 +98,7 @@ def _intro(card: dict[str, Any]) -> list[str]:
         f"# Model card: trial {card['trial_id']}",
         "",
         f"Created {card.get('created', '?')} by hpsearch. The search optimised `{card.get('metric')}` on the "
-        f"{validated_on(card)}; the test split was never seen by the search and was scored once, for this model. "
-        "The validation numbers are optimistic, because they were used to choose this model among the trials; "
-        "the test numbers are not.",
+        f"{validated_on(card)}; the test split was never seen by the search. {_scored(card)}",
         "",
         "## Intended use and limits",
         "",
@@ -175,7 +182,58 @@ def performance_rows(card: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def _performance(card: dict[str, Any]) -> list[str]:
     lines = ["## Performance", "", "| metric | validation | test |", "|---|---|---|"]
-    return lines + [f"| {name} | {val} | {test} |" for name, val, test in performance_rows(card)] + [""]
+    lines += [f"| {name} | {val} | {test} |" for name, val, test in performance_rows(card)] + [""]
+    note = card["test"].get("calibration_note")
+    return lines + ([f"Calibration: {note}.", ""] if note else [])
+
+
+def verdict(versus: dict[str, Any]) -> str:
+    """Whether the network is shown to be better than the baseline, in words."""
+    lo, hi = versus["delta_auroc_ci95"]
+    if lo > 0:
+        return "The network is better than the baseline on this test split."
+    where = "contains 0" if hi >= 0 else "lies below 0"
+    return f"The network is not shown to be better than the baseline: the interval of the difference {where}."
+
+
+def _baselines(card: dict[str, Any]) -> list[str]:
+    baselines, versus = card.get("baselines") or {}, card["test"].get("vs_baseline")
+    if not baselines:
+        return []
+    lines = ["## Baselines (same rows, same encoding, validated the same way)", "",
+             "| model | validation AUROC | test AUROC (95% CI) | test Brier (95% CI) |", "|---|---|---|---|",
+             f"| this model | {number(card['validation'].get('val_auroc'))} | {with_interval(card['test'], 'auroc')} | "
+             f"{with_interval(card['test'], 'brier', 4)} |"]
+    lines += [f"| {name} | {number(b['validation'].get('auroc'))} | {with_interval(b['test'], 'auroc')} | "
+              f"{with_interval(b['test'], 'brier', 4)} |" for name, b in baselines.items()]
+    if versus:
+        lines += ["", f"Test AUROC minus {versus['baseline']}'s, paired on the same rows (DeLong): "
+                  f"{number(versus['delta_auroc'])} ({number(versus['delta_auroc_ci95'])}). {verdict(versus)}"]
+    return lines + [""]
+
+
+def _decision(card: dict[str, Any]) -> list[str]:
+    curve = card["test"].get("decision_curve")
+    if not curve:
+        return []
+    shown = [i for i, t in enumerate(curve["thresholds"]) if round(t, 2) in (0.05, 0.1, 0.2, 0.3, 0.5)]
+    names = ["this model", *curve["baselines"], "treat all", "treat none"]
+    series = [curve["model"], *curve["baselines"].values(), curve["treat_all"], curve["treat_none"]]
+    lines = ["## Clinical usefulness: net benefit (Vickers & Elkin 2006)", "",
+             "| threshold probability | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines += [f"| {curve['thresholds'][i]:.2f} | " + " | ".join(number(v[i]) for v in series) + " |" for i in shown]
+    return lines + ["", "The whole curve is in `model_card.json` (`test.decision_curve`) and the report.", ""]
+
+
+def _subgroups(card: dict[str, Any]) -> list[str]:
+    entries = card["test"].get("subgroups") or []
+    if not entries:
+        return []
+    lines = ["## Performance by subgroup (test split)", "",
+             "| column | group | n | events | observed rate | mean predicted | AUROC (95% CI) |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {e['column']} | {e['group']} | {e['n']} | {number(e['events'])} | {number(e['observed_rate'])} | "
+              f"{number(e['mean_predicted'])} | {number(e['auroc'])} ({number(e['auroc_ci95'])}) |" for e in entries]
+    return lines + ["", "n/a: too few rows, or a single class, in the group.", ""]
 
 
 def _confusion(card: dict[str, Any]) -> list[str]:
@@ -216,5 +274,5 @@ def _pick(card: dict[str, Any]) -> list[str]:
 def card_markdown(card: dict[str, Any]) -> str:
     """The model card as Markdown, for people (the JSON is for programs)."""
     versions_line = ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items())
-    sections = (_intro, _model, _data, _threshold, _performance, _confusion, _pick)
+    sections = (_intro, _model, _data, _threshold, _performance, _confusion, _baselines, _decision, _subgroups, _pick)
     return "\n".join([line for section in sections for line in section(card)] + ["## Versions", "", versions_line, ""])

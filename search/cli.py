@@ -67,6 +67,9 @@ def run(
         Optional[str], typer.Option(help="Cross-validation folds: auto, 0 (one validation split) or k >= 2.")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Delete an existing sweep of the same name first.")] = False,
+    pick: Annotated[
+        bool, typer.Option("--pick", help="Run the robust pick before the one test scoring (config pick.enabled).")
+    ] = False,
 ) -> None:
     """Run a sweep: sample, train and rank models, then export the best one."""
     overrides = {
@@ -78,6 +81,7 @@ def run(
         "data.source": data,
         "data.target": target,
         "search.cv.folds": int(folds) if folds and folds.lstrip("-").isdigit() else folds,
+        "pick.enabled": True if pick else None,
     }
     if data and not name and config is None:
         overrides["name"] = Path(data).stem if not data.startswith("builtin:") else data.removeprefix("builtin:")
@@ -193,6 +197,8 @@ def _summarise(console, outcome) -> None:
         )
     else:
         console.print("[red]no trial finished successfully: nothing exported[/]")
+    if outcome.pick is not None:
+        _print_pick(console, outcome.pick, outcome.out_dir)
     console.print(f"leaderboard: {leaderboard_file}  ({outcome.wall_seconds:.0f} s)")
     _print_review(console, outcome.card, outcome.out_dir)
     if outcome.card is None:
@@ -227,7 +233,7 @@ def leaderboard(
 
 
 def _print_review(console, card: dict | None, out_dir: Path) -> None:
-    """The exported model's clinical line and the report's path (after `run` and `pick`)."""
+    """The exported model's clinical lines and the report's path (after `run` and `pick`)."""
     test = (card or {}).get("test", {})
     if "auroc_ci95" in test:
         lo, hi = test["auroc_ci95"]
@@ -236,6 +242,16 @@ def _print_review(console, card: dict | None, out_dir: Path) -> None:
             line += (f", sensitivity {test['sensitivity']:.3f}, specificity {test['specificity']:.3f} "
                      f"at threshold {test['threshold']:.3f} (chosen on validation)")
         console.print(line)
+    versus = test.get("vs_baseline")
+    if versus:
+        from search.card import verdict
+
+        lo, hi = versus["delta_auroc_ci95"]
+        console.print(f"vs {versus['baseline']}: test AUROC {versus['delta_auroc']:+.3f} (95% CI {lo:+.3f} to "
+                      f"{hi:+.3f}). {verdict(versus)}")
+    if test.get("scorings", 1) > 1:
+        console.print(f"[yellow]the test split has now scored {test['scorings']} models: its estimate is no longer "
+                      "unbiased[/]")
     from search.layout import REPORT_FILE
 
     if (out_dir / REPORT_FILE).is_file():
@@ -258,14 +274,13 @@ def pick(
     top_k: Annotated[Optional[int], typer.Option(help="Retrain the top K configurations (default: pick.top_k).")] = None,
     repeats: Annotated[Optional[int], typer.Option(help="Seeds per configuration (default: pick.repeats).")] = None,
     address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
+    reuse_test: Annotated[bool, typer.Option("--reuse-test", help="Score the winner on a test split already scored.")] = False,
 ) -> None:
     """Retrain the top configurations with fresh seeds on Ray, rank by the mean, export the winner to best/."""
     from rich.console import Console
 
-    from search.layout import MODEL_FILE, PICK_FILE
-    from search.leaderboard import render
+    from search.pick import PickRequest
     from search.pick import pick as run_pick
-    from search.pick import view
 
     console = Console(stderr=True)
 
@@ -275,16 +290,22 @@ def pick(
     def on_result(done: int, total: int) -> None:
         console.print(f"  {done}/{total} retrains finished")
 
-    outcome = run_pick(results_dir, top_k=top_k, repeats=repeats, address=address,
-                       on_start=on_start, on_result=on_result)
+    outcome = run_pick(results_dir, PickRequest(top_k, repeats, address, reuse_test, on_start, on_result))
+    _print_pick(console, outcome, Path(results_dir))
+    _print_review(console, outcome.card, Path(results_dir))
+
+
+def _print_pick(console, outcome, results_dir: Path) -> None:
+    from search.layout import MODEL_FILE, PICK_FILE
+    from search.leaderboard import render
+    from search.pick import view
+
     table = outcome.table
-    metric = outcome.card["metric"]
-    columns = [c for c in view(metric) if c in table.columns]
+    columns = [c for c in view(outcome.card["metric"]) if c in table.columns]
     console.print(render(table, "table", columns=columns, title="robust pick"), end="", soft_wrap=True)
     console.print(f"winner: trial {outcome.card['trial_id']} (seed {outcome.card['training_seed']}) "
                   f"-> {outcome.best_dir / MODEL_FILE}  ({outcome.wall_seconds:.0f} s)")
-    console.print(f"pick table: {Path(results_dir) / PICK_FILE}")
-    _print_review(console, outcome.card, Path(results_dir))
+    console.print(f"pick table: {results_dir / PICK_FILE}")
 
 
 @_command
@@ -295,11 +316,14 @@ def export(
     target_sensitivity: Annotated[
         Optional[float], typer.Option(help="Choose the threshold for this validation sensitivity instead of Youden's J.")
     ] = None,
+    reuse_test: Annotated[
+        bool, typer.Option("--reuse-test", help="Score this model on a test split already scored for another.")
+    ] = False,
 ) -> None:
     """Export any trial's model with its model card (JSON and Markdown)."""
     from search.export import export_trial
 
-    card = export_trial(results_dir, trial, out, target_sensitivity)
+    card = export_trial(results_dir, trial, out, target_sensitivity, reuse_test)
     test = card["test"]
     typer.echo(f"exported trial {card['trial_id']} -> {out} (test AUROC {test['auroc']:.3f}, "
                f"95% CI {test['auroc_ci95'][0]:.3f}-{test['auroc_ci95'][1]:.3f})")

@@ -109,6 +109,7 @@ class DataConfig(_Model):
     drop: list[str]
     missing: Literal["error", "impute"]
     positive: str | int | None
+    group: str | None = Field(min_length=1)
     val_fraction: float = Field(gt=0, lt=1)
     test_fraction: float = Field(gt=0, lt=1)
     seed: int
@@ -122,7 +123,7 @@ class DataConfig(_Model):
             )
         return self
 
-    def load(self, folds: int | str) -> Dataset:
+    def load(self, folds: int | str, subgroups: list[str] | tuple[str, ...] = ()) -> Dataset:
         """Read, validate and split the data (refused with one line naming the file or column)."""
         return load_dataset(
             self.source,
@@ -135,6 +136,8 @@ class DataConfig(_Model):
             missing=self.missing,
             positive=self.positive,
             folds=folds,
+            group=self.group,
+            subgroups=subgroups,
         )
 
 
@@ -193,6 +196,16 @@ class ExportConfig(_Model):
     target_sensitivity: float | None = Field(gt=0, le=1)
     n_boot: int = Field(ge=100)
     seed: int
+    baselines: list[Literal["logistic_regression", "gradient_boosting"]]
+    decision_thresholds: list[float] = Field(min_length=2, max_length=2)
+    subgroups: list[str]
+
+    @model_validator(mode="after")
+    def _decision_range(self) -> ExportConfig:
+        lo, hi = self.decision_thresholds
+        if not 0 < lo < hi < 1:
+            raise ValueError(f"decision_thresholds must be [lo, hi] with 0 < lo < hi < 1, got [{lo}, {hi}]")
+        return self
 
     @model_validator(mode="after")
     def _target(self) -> ExportConfig:
@@ -207,6 +220,7 @@ class ExportConfig(_Model):
 
 
 class PickConfig(_Model):
+    enabled: bool
     top_k: int = Field(ge=1)
     repeats: int = Field(ge=1)
 
@@ -227,7 +241,7 @@ class Config(_Model):
         return (Path(self.results_dir) / self.name).resolve()
 
     def load_data(self) -> Dataset:
-        return self.data.load(self.search.cv.folds)
+        return self.data.load(self.search.cv.folds, self.export.subgroups)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

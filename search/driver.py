@@ -11,9 +11,11 @@ the searcher's saved state (the Optuna study in `study.db`), then drives the
 same way. The drive: join or start Ray (`search.cluster`), build or restore
 the `Tuner` (`search.tuner`), `fit` it with the live leaderboard and the
 progress display attached (`search.live`), then finish: the final
-leaderboard, validation intervals and ties (`search.intervals`), the best
-trial exported to `best/` (`search.export`), the sweep marked finished, and
-`report.html` (`search.report`). Ctrl-C (SIGINT) lets Ray Tune stop the
+leaderboard, validation intervals and ties (`search.intervals`), the one
+scoring of the test split as the best trial is exported to `best/`
+(`search.export`; with `pick.enabled`, the robust pick runs first, on the
+same Ray, and its winner is what is scored and exported: `search.pick`), the
+sweep marked finished, and `report.html` (`search.report`). Ctrl-C (SIGINT) lets Ray Tune stop the
 trials in flight and save its state; the outcome is then `interrupted`
 (nothing exported). Both return a `SweepOutcome`.
 
@@ -55,6 +57,7 @@ class SweepOutcome:
     best_dir: Path | None
     wall_seconds: float
     interrupted: bool = False  # Ctrl-C: the leaderboard holds the trials that finished; resume_sweep continues
+    pick: Any = None  # the `search.pick.PickOutcome` when `pick.enabled`
 
 
 def run_sweep(
@@ -86,7 +89,7 @@ def run_sweep(
         live = LiveLeaderboard(out, cfg.search.metric, cfg.train.max_epochs, cfg.search.trials)
         return make_tuner(cfg, data, out, [live], location)
 
-    return _drive(cfg, data, address, new_tuner, on_update, started)
+    return _drive(cfg, data, address, new_tuner, on_update, started, "run")
 
 
 def resume_sweep(
@@ -110,12 +113,13 @@ def resume_sweep(
     check_address(address)
     if on_start:
         on_start(cfg, data)
-    return _drive(cfg, data, address, lambda: restore_tuner(cfg, data, experiment), on_update, started)
+    return _drive(cfg, data, address, lambda: restore_tuner(cfg, data, experiment), on_update, started, "resume")
 
 
 def _drive(cfg: Config, data: Dataset, address: str | None, new_tuner: Callable, on_update: OnUpdate | None,
-           started: float) -> SweepOutcome:
-    """Ray up, `fit`, Ray down while the driver finishes; `timings.json` records when each step ended."""
+           started: float, command: str) -> SweepOutcome:
+    """Ray up, `fit`, Ray down while the driver finishes (after the pick, which needs it, when there is one);
+    `timings.json` records when each step ended."""
     out = cfg.out_dir
     marks = {"ray_init_start": time.time()}
     owned = init_ray(address, cfg)
@@ -126,9 +130,10 @@ def _drive(cfg: Config, data: Dataset, address: str | None, new_tuner: Callable,
     if results is None:
         return _interrupted(out, started)
     marks["fit_end"] = time.time()
-    shutdown = release_ray(owned)
-    outcome = _finish(cfg, data, results, started, marks)
-    marks["finish_end"] = time.time()  # leaderboard, intervals, export, report
+    shutdown = None if cfg.pick.enabled else release_ray(owned)
+    outcome = _finish(cfg, data, results, started, marks, (address, command))
+    marks["finish_end"] = time.time()  # leaderboard, intervals, (pick,) export, report
+    shutdown = release_ray(owned) if cfg.pick.enabled else shutdown
     if shutdown is not None:
         shutdown.join()
         marks["ray_stopped"] = time.time()
@@ -154,21 +159,31 @@ def _interrupted(out: Path, started: float) -> SweepOutcome:
     return SweepOutcome(out, board, None, None, time.perf_counter() - started, interrupted=True)
 
 
-def _export_best(cfg: Config, data: Dataset, board: pd.DataFrame, sampled: dict[str, dict]):
-    """The best ranked trial exported to `best/`: (its card, the folder), or (None, None)."""
-    from search.export import export_model
+def _export_best(cfg: Config, data: Dataset, board: pd.DataFrame, sampled: dict[str, dict], how: tuple):
+    """The best ranked trial exported to `best/` (or, with `pick.enabled`, the pick's winner):
+    (its card, the folder, the pick's outcome), or Nones when no trial has a model."""
+    from search.export import Scoring, export_model
+    from search.ledger import Ledger
 
+    address, command = how
     top = ranked(board)
     if top.empty:
-        return None, None
+        return None, None, None
+    if cfg.pick.enabled:
+        from search.pick import PickRequest, run_pick
+
+        picked = run_pick(folder.open_sweep(cfg.out_dir), data, PickRequest(address=address), command)
+        return picked.card, picked.best_dir, picked
+    # The sweep's own scoring is never refused: one made since it started (`hpsearch export` while it ran)
+    # only makes this one the next, and the card says so.
     row, best_dir = top.iloc[0], cfg.out_dir / BEST_DIR
-    card = export_model(row, row["checkpoint"], sampled[row["trial_id"]], data, best_dir,
-                        metric=cfg.search.metric, settings=cfg.export, training_seed=cfg.search.seed)
-    return card, best_dir
+    card = export_model(row, row["checkpoint"], sampled[row["trial_id"]], data, best_dir, cfg=cfg,
+                        training_seed=cfg.search.seed, scoring=Scoring(Ledger(cfg.out_dir), command, reuse_test=True))
+    return card, best_dir, None
 
 
-def _finish(cfg: Config, data: Dataset, results, started: float, marks: dict[str, float]) -> SweepOutcome:
-    """The end of a sweep, run or resumed: final leaderboard, intervals, best model, report."""
+def _finish(cfg: Config, data: Dataset, results, started: float, marks: dict[str, float], how: tuple) -> SweepOutcome:
+    """The end of a sweep, run or resumed: final leaderboard, intervals, (pick,) best model, report."""
     from search.intervals import validation_intervals
     from search.report import write_report
     from search.trials import rows_of_results
@@ -182,9 +197,10 @@ def _finish(cfg: Config, data: Dataset, results, started: float, marks: dict[str
     board = validation_intervals(board, data, cfg.export, cfg.search.metric, out)
     write_leaderboard(board, out / LEADERBOARD_FILE)
     marks["intervals_end"] = time.time()
-    card, best_dir = _export_best(cfg, data, board, {r["trial_id"]: res.config for r, res in zip(rows, results)})
+    card, best_dir, picked = _export_best(cfg, data, board, {r["trial_id"]: res.config for r, res in zip(rows, results)},
+                                          how)
     marks["export_end"] = time.time()
     close_study(cfg, out)
     folder.mark_finished(out)
-    write_report(out, data=data)  # last: it reads the final leaderboard, best/ and study.db
-    return SweepOutcome(out, board, card, best_dir, time.perf_counter() - started)
+    write_report(out, data=data)  # last: it reads the final leaderboard, best/, pick.csv and study.db
+    return SweepOutcome(out, board, card, best_dir, time.perf_counter() - started, pick=picked)

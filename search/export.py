@@ -1,41 +1,57 @@
 """Exporting a ranked trial: its model, its one test-split scoring, its model card.
 
-Contract: `export_model(row, checkpoint, sampled, data, out_dir, ...)` is the
-one way a trial becomes an exported model (the end of a sweep, `hpsearch
-export`, `hpsearch pick`): it loads the trial's best-epoch model from
+Contract: `export_model(row, checkpoint, sampled, data, out_dir, cfg=..., ...)`
+is the one way a trial becomes an exported model (the end of a sweep, `hpsearch
+export`, `hpsearch pick`). It loads the trial's best-epoch model from
 `checkpoint`, takes its validation probabilities (cross-validated: the pooled
 out-of-fold predictions, `trainable.validation`), chooses the operating
-threshold on them (`trainable.metrics.choose_threshold`), scores the held-out
-test split ONCE (`score()` plus `clinical_metrics` at that threshold) with the
-model to export (cross-validated: the k fold-models averaged), and writes
-`out_dir/model.keras` (takes raw features), `model_card.json`,
-`model_card.md` (`search.card`) and `predictions.npz` (the validation and
-test probabilities the card was computed from, for the report). `row` is the trial's leaderboard row (its
-`trial_id`, best-epoch `val_*` and `best_epoch`); `sampled` its sampled
-hyperparameters. The folder is built beside the target and swapped in, so it
-is never half-written. `export_trial(results_dir, trial_id, out_dir,
-target_sensitivity)` is `hpsearch export`: any ranked trial of a finished
-sweep, to a new folder or over an earlier export. Keras is imported inside
-functions (driver side, after the sweep).
+threshold on them (`trainable.metrics.choose_threshold`), and scores the
+held-out test split with the model to export (cross-validated: the k
+fold-models averaged) and the baselines (`trainable.baselines`) in ONE
+scoring (`search.evaluation`), which the sweep's test ledger records
+(`search.ledger`): a model already scored reuses its recorded metrics; another
+model is refused unless `Scoring.reuse_test`. It writes `out_dir/model.keras`
+(takes raw features), `model_card.json`, `model_card.md` (`search.card`) and
+`predictions.npz` (the validation and test probabilities the card was computed
+from, for the report). `row` is the trial's leaderboard row (its `trial_id`,
+best-epoch `val_*` and `best_epoch`); `sampled` its sampled hyperparameters.
+The folder is built beside the target and swapped in, so it is never
+half-written. `export_trial(results_dir, trial_id, out_dir,
+target_sensitivity, reuse_test)` is `hpsearch export`: any ranked trial of a
+finished sweep, to a new folder or over an earlier export. Keras is imported
+inside functions (driver side, after the sweep).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from search.card import build_card, card_markdown
+from search.config import Config
+from search.evaluation import evaluate
 from search.layout import CARD_FILE, CARD_MD_FILE, MODEL_FILE, PREDICTIONS_FILE, replace_folder
+from search.ledger import Ledger, model_key
 from search.results import open_sweep
 from trainable.errors import HpsearchError
-from trainable.metrics import VALIDATION_METRICS, choose_threshold, clinical_metrics, score
+from trainable.metrics import VALIDATION_METRICS, choose_threshold, clinical_metrics
 
-__all__ = ["export_model", "export_trial"]
+__all__ = ["Scoring", "export_model", "export_trial"]
 
 _VAL_CLINICAL = ("auroc_ci95", "sensitivity", "specificity", "ppv", "npv")
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Who scores the test split (a command of the sweep in `ledger`), and whether it may be scored again."""
+
+    ledger: Ledger
+    command: str
+    reuse_test: bool = False
 
 
 def _threshold(data, val_proba: np.ndarray, settings) -> dict[str, Any]:
@@ -57,11 +73,22 @@ def _threshold(data, val_proba: np.ndarray, settings) -> dict[str, Any]:
     }
 
 
-def _named(block: dict[str, Any], class_names: list[str]) -> dict[str, Any]:
-    """Multiclass: label each per-class entry with its class name."""
-    if "per_class" in block:
-        block["per_class"] = [{"class": name, **entry} for name, entry in zip(class_names, block["per_class"])]
-    return block
+def _threshold_rule(settings) -> str:
+    return settings.threshold + (f" {settings.target_sensitivity}" if settings.target_sensitivity is not None else "")
+
+
+def _test_scoring(data, proba, threshold: dict, cfg: Config, key: dict, scoring: Scoring) -> tuple[dict, dict]:
+    """(test block, baselines block): the ledger's, for a model scored before; else scored now and recorded."""
+    from trainable.baselines import fit_baselines
+
+    previous = scoring.ledger.previous(key)
+    if previous is not None:
+        test, baselines = previous["test"], previous["baselines"]
+    else:
+        fitted = fit_baselines(data, list(cfg.export.baselines), cfg.train.class_weight, cfg.export.seed)
+        test, baselines = evaluate(data, proba, threshold["value"], cfg.export, fitted, cfg.train.class_weight)
+        scoring.ledger.record(key, scoring.command, test, baselines)
+    return {**test, "scorings": scoring.ledger.count()}, baselines
 
 
 def export_model(
@@ -71,35 +98,39 @@ def export_model(
     data,
     out_dir: str | Path,
     *,
-    metric: str,
-    settings,
+    cfg: Config,
     training_seed: int,
+    scoring: Scoring,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write model + card for one trial; returns the card. `settings`: the config's
-    `export` section; `extra`: more top-level card keys (e.g. `pick`)."""
+    """Write model + card for one trial; returns the card. `cfg.export` holds the
+    threshold rule and the evaluation's settings; `extra`: more top-level card keys (e.g. `pick`)."""
     from trainable.model import load_model, predict_proba
     from trainable.validation import scheme_for, validation_proba
 
+    settings = cfg.export
+    key = model_key(row["trial_id"], training_seed, row["best_epoch"], _threshold_rule(settings))
+    scoring.ledger.allow(key, scoring.reuse_test)  # before anything is loaded or written
     trained = load_model(Path(checkpoint) / MODEL_FILE)
     val_proba = validation_proba(trained, data)
     model = scheme_for(data).export(trained)
     proba = predict_proba(model, data.X_test)
     threshold = _threshold(data, val_proba, settings)
-    boot = {"n_boot": settings.n_boot, "seed": settings.seed, "threshold": threshold["value"]}
-    val_clinical = clinical_metrics(data.y_val, val_proba, **boot)
+    val_clinical = clinical_metrics(data.y_val, val_proba, threshold=threshold["value"], n_boot=settings.n_boot,
+                                    seed=settings.seed)
     validation = {**{m: float(row[m]) for m in VALIDATION_METRICS}, "epoch": int(row["best_epoch"]),
                   "folds": data.n_folds, "n": int(len(data.y_val))}
+    test, baselines = _test_scoring(data, proba, threshold, cfg, key, scoring)
     card = build_card(
         trial_id=str(row["trial_id"]),
-        metric=metric,
+        metric=cfg.search.metric,
         training_seed=training_seed,
         sampled=sampled,
         validation={**validation, **{k: val_clinical.get(k) for k in _VAL_CLINICAL}},
         threshold=threshold,
-        test=_named({**score(data.y_test, proba), **clinical_metrics(data.y_test, proba, **boot)}, data.class_names),
+        test=test,
         data=data,
-        extra=extra,
+        extra={"baselines": baselines, "class_weight": cfg.train.class_weight, **(extra or {})},
     )
 
     def fill(folder: Path) -> None:
@@ -125,7 +156,8 @@ def _check_out(out: Path, sweep: Path) -> None:
 
 
 def export_trial(
-    results_dir: str | Path, trial_id: str | None, out_dir: str | Path, target_sensitivity: float | None = None
+    results_dir: str | Path, trial_id: str | None, out_dir: str | Path, target_sensitivity: float | None = None,
+    reuse_test: bool = False,
 ) -> dict[str, Any]:
     """Export one trial (default: the best) of a finished sweep to `out_dir`; returns its model card."""
     from trainable.quiet import quiet_tensorflow
@@ -136,12 +168,15 @@ def export_trial(
     row = sweep.trial(trial_id)
     checkpoint = sweep.checkpoint(row)
     sampled = sweep.trial_config(str(row["trial_id"]))
-    settings = sweep.config.export
+    cfg = sweep.config
     if target_sensitivity is not None:
         if not 0 < target_sensitivity <= 1:
             raise HpsearchError(f"--target-sensitivity must be in (0, 1], got {target_sensitivity}")
-        settings = settings.model_copy(update={"threshold": "target_sensitivity", "target_sensitivity": target_sensitivity})
+        settings = cfg.export.model_copy(update={"threshold": "target_sensitivity", "target_sensitivity": target_sensitivity})
+        cfg = cfg.model_copy(update={"export": settings})
+    scoring = Scoring(Ledger(sweep.path), "export", reuse_test)
+    scoring.ledger.allow(model_key(row["trial_id"], cfg.search.seed, row["best_epoch"], _threshold_rule(cfg.export)),
+                         reuse_test)  # refused before the data is loaded
     data = sweep.data()
     quiet_tensorflow()
-    return export_model(row, checkpoint, sampled, data, out, metric=sweep.config.search.metric, settings=settings,
-                        training_seed=sweep.config.search.seed)
+    return export_model(row, checkpoint, sampled, data, out, cfg=cfg, training_seed=cfg.search.seed, scoring=scoring)

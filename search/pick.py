@@ -13,6 +13,10 @@ table (per-seed values, mean, std). The winner's best-seed model is exported
 to `best/` (replacing the sweep's export; its model card gets a `pick`
 block; `hpsearch export` can re-export any sweep trial), and `report.html`
 is rewritten.
+`run_pick(sweep, data, request, command)` is the same inside `hpsearch run
+--pick` (`pick.enabled`), where the winner's export is the sweep's one test
+scoring; standalone, after `run` scored the test split, the pick is refused
+before any retraining unless `--reuse-test` (`search.ledger`).
 Returns a `PickOutcome`. User mistakes raise `HpsearchError` before Ray
 starts. Ray and TensorFlow are imported inside functions.
 """
@@ -38,7 +42,7 @@ from trainable.errors import HpsearchError
 from trainable.metrics import METRIC_MODES, VALIDATION_METRICS
 from trainable.settings import TrialSettings
 
-__all__ = ["PickOutcome", "pick", "view"]
+__all__ = ["PickOutcome", "PickRequest", "pick", "run_pick", "view"]
 
 
 @dataclass
@@ -81,7 +85,7 @@ def _retrain_all(sweep: Sweep, data, candidates, seeds, address, on_result) -> l
     tuner = grid_tuner(
         cfg, _retrain, {"candidate": list(candidates), "seed": seeds}, (str(sweep.path), PICK_DIR),
         [TrialCounter(key, len(candidates) * len(seeds))], _run_name,
-        data=data, candidates=candidates, settings=trial_settings(cfg),
+        data=data.without_test(), candidates=candidates, settings=trial_settings(cfg),
     )
     with attach(key, (lambda done, total, best: on_result(done, total)) if on_result else None):
         results = tuner.fit()
@@ -163,34 +167,36 @@ def _counts(sweep: Sweep, top_k: int | None, repeats: int | None) -> tuple[int, 
     return top_k, repeats
 
 
-def pick(
-    results_dir: str | Path,
-    *,
-    top_k: int | None = None,
-    repeats: int | None = None,
-    address: str | None = None,
-    on_start: Callable[[int, int, list[int]], None] | None = None,
-    on_result: Callable[[int, int], None] | None = None,
-) -> PickOutcome:
-    """Retrain, rank, write pick.csv, export the winner (see the module docstring)."""
-    from search.export import export_model
-    from search.report import write_report
-    from trainable.quiet import quiet_tensorflow
+@dataclass(frozen=True)
+class PickRequest:
+    """What to retrain: the top `top_k` configurations x `repeats` seeds (None: the config's `pick` section)."""
+
+    top_k: int | None = None
+    repeats: int | None = None
+    address: str | None = None
+    reuse_test: bool = False
+    on_start: Callable[[int, int, list[int]], None] | None = None
+    on_result: Callable[[int, int], None] | None = None
+
+
+def run_pick(sweep: Sweep, data, request: PickRequest, command: str) -> PickOutcome:
+    """Retrain, rank, write pick.csv, export the winner to best/ (the sweep's one test scoring); no report."""
+    from search.export import Scoring, export_model
+    from search.ledger import Ledger
 
     started = time.perf_counter()
-    sweep = open_sweep(results_dir)
     cfg = sweep.config
-    top_k, repeats = _counts(sweep, top_k, repeats)
+    top_k, repeats = _counts(sweep, request.top_k, request.repeats)
     ranked = sweep.ranked().head(top_k)
     if ranked.empty:
         raise HpsearchError(f"{sweep.path / LEADERBOARD_FILE}: no trial finished with a checkpoint; nothing to pick from")
+    scoring = Scoring(Ledger(sweep.path), command, request.reuse_test)
+    scoring.ledger.allow_new(request.reuse_test)  # the winner will be a new model: refused before any retraining
     candidates = {str(tid): sweep.trial_config(str(tid)) for tid in ranked["trial_id"]}
     seeds = [cfg.search.seed + 1 + r for r in range(repeats)]
-    data = sweep.data()
-    quiet_tensorflow()
-    if on_start:
-        on_start(len(candidates), repeats, seeds)
-    runs = _retrain_all(sweep, data, candidates, seeds, address, on_result)
+    if request.on_start:
+        request.on_start(len(candidates), repeats, seeds)
+    runs = _retrain_all(sweep, data, candidates, seeds, request.address, request.on_result)
     metric = cfg.search.metric
     table = _summarise(runs, ranked, metric, seeds)
     winner = table.iloc[0]
@@ -198,9 +204,26 @@ def pick(
         raise HpsearchError(f"{sweep.path / PICK_DIR}: every retrain failed; see the trials' error.txt there")
     run = next(r for r in runs if r["trial_id"] == winner["trial_id"] and r["seed"] == winner["best_seed"])
     best_dir = sweep.path / BEST_DIR
-    card = export_model(run, winner["checkpoint"], candidates[winner["trial_id"]], data, best_dir, metric=metric,
-                        settings=cfg.export, training_seed=int(winner["best_seed"]),
+    card = export_model(run, winner["checkpoint"], candidates[winner["trial_id"]], data, best_dir, cfg=cfg,
+                        training_seed=int(winner["best_seed"]), scoring=scoring,
                         extra={"pick": _pick_block(winner, metric, repeats, seeds, len(table))})
     write_leaderboard(table, sweep.path / PICK_FILE)  # atomic csv write
-    write_report(sweep.path, data=data)
     return PickOutcome(table, card, best_dir, seeds, time.perf_counter() - started)
+
+
+def pick(results_dir: str | Path, request: PickRequest) -> PickOutcome:
+    """`hpsearch pick` on a finished sweep: `run_pick`, then the report (see the module docstring)."""
+    from search.ledger import Ledger
+    from search.report import write_report
+    from trainable.quiet import quiet_tensorflow
+
+    started = time.perf_counter()
+    sweep = open_sweep(results_dir)
+
+    _counts(sweep, request.top_k, request.repeats)  # mistakes and a refused test scoring: before the data loads
+    Ledger(sweep.path).allow_new(request.reuse_test)
+    data = sweep.data()
+    quiet_tensorflow()
+    outcome = run_pick(sweep, data, request, "pick")
+    write_report(sweep.path, data=data)
+    return dataclasses.replace(outcome, wall_seconds=time.perf_counter() - started)

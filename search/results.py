@@ -43,12 +43,12 @@ from trainable.data import Dataset
 from trainable.errors import HpsearchError
 
 __all__ = [
-    "Sweep", "check_same_data", "locate_checkpoint", "mark_finished", "open_sweep", "prepare_out_dir", "read_record",
-    "resumable", "start_record", "sweep_finished",
+    "Sweep", "check_same_data", "locate_checkpoint", "mark_finished", "now", "open_sweep", "prepare_out_dir",
+    "read_record", "resumable", "start_record", "sweep_finished", "write_record",
 ]
 
 
-def _now() -> str:
+def now() -> str:
     return _dt.datetime.now().isoformat(timespec="seconds")
 
 
@@ -61,17 +61,17 @@ def read_record(out: Path) -> dict[str, Any] | None:
         raise HpsearchError(f"{out / SWEEP_FILE}: unreadable sweep record ({exc})") from None
 
 
-def _write_record(out: Path, record: dict[str, Any]) -> None:
+def write_record(out: Path, record: dict[str, Any]) -> None:
     atomic_write_text(out / SWEEP_FILE, json.dumps(record, indent=2) + "\n")
 
 
 def start_record(out: Path, experiment: str, data: Dataset) -> None:
-    _write_record(out, {"experiment": experiment, "out_dir": str(out), "data_sha256": data.sha256,
-                        "folds_sha256": data.folds_sha256, "started": _now(), "finished": None})
+    write_record(out, {"experiment": experiment, "out_dir": str(out), "data_sha256": data.sha256,
+                        "folds_sha256": data.folds_sha256, "started": now(), "finished": None})
 
 
 def mark_finished(out: Path) -> None:
-    _write_record(out, {**(read_record(out) or {}), "finished": _now()})
+    write_record(out, {**(read_record(out) or {}), "finished": now()})
 
 
 def sweep_finished(out: str | Path) -> bool:

@@ -1,7 +1,8 @@
 """Ray Tune's side of a sweep: the trial settings, the searcher, the scheduler, and the `Tuner`.
 
 Contract: `trial_settings(cfg)` is the frozen `TrialSettings` every trial gets
-(with `tune.with_parameters`, next to the data); Tune's `config` carries only
+(with `tune.with_parameters`, next to the data without its test rows: those
+stay on the driver, for the one test scoring); Tune's `config` carries only
 the sampled hyperparameters. `make_tuner(cfg, data, out, callbacks, location)`
 builds the sweep's `Tuner`: Optuna's seeded TPE through `OptunaSearch` (the
 article's model and `search.enqueue` first; the study in `study.db`; Optuna
@@ -71,7 +72,7 @@ def _trainable(cfg: Config, fn: Callable, **parameters: Any):
 def _sweep_trainable(cfg: Config, data: Dataset):
     from trainable.train import train_trial
 
-    return _trainable(cfg, train_trial, data=data, settings=trial_settings(cfg))
+    return _trainable(cfg, train_trial, data=data.without_test(), settings=trial_settings(cfg))
 
 
 def _name(trial) -> str:

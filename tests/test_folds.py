@@ -109,3 +109,20 @@ def test_a_fold_model_never_learns_from_the_rows_it_holds_out(tmp_path):
     assert np.allclose(pooled, by_fold[np.arange(len(pooled)), data.folds])  # each row from its held-out model
     averaged = scheme_for(data).export(model).predict(X, verbose=0)
     assert np.allclose(averaged, by_fold.mean(axis=1), atol=1e-6)  # the exported model averages the k
+
+
+def test_the_baselines_see_exactly_the_networks_encoding(tmp_path):
+    import keras
+
+    from search.config import load_config
+    from trainable.columns import to_model_input
+    from trainable.design import design_matrix
+    from trainable.model import build_model
+    from trainable.tf_runtime import configure_tensorflow
+
+    configure_tensorflow(1)
+    for data, layer in ((_table(tmp_path), "encoded"), (load_config().data.load(0), "scale")):
+        for schema in (data.fold_schemas or (data.schema,)):
+            model = build_model(HP, schema, data.n_classes)
+            encoded = keras.Model(model.input, model.get_layer(layer).output).predict(to_model_input(data.X_val), verbose=0)
+            assert np.allclose(design_matrix(data.X_val, schema), encoded, atol=1e-4)

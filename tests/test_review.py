@@ -62,6 +62,29 @@ def test_leaderboard_carries_validation_intervals_and_ties(swept):
     assert isinstance(rows[0]["tied_with_best"], bool)
 
 
+def test_the_card_compares_with_baselines_and_shows_net_benefit_on_the_one_test_scoring(swept):
+    out, data = swept
+    card = json.loads((out / "best" / "model_card.json").read_text())
+    test = card["test"]
+    assert test["scorings"] == 1
+    assert set(card["baselines"]) == {"logistic_regression", "gradient_boosting"}
+    for name, block in card["baselines"].items():
+        assert block["validation"]["n"] == len(data.y_val) and block["test"]["n"] == len(data.y_test)
+        assert block["test"]["auroc_ci95"][0] < block["test"]["auroc_ci95"][1]
+    versus = test["vs_baseline"]
+    assert versus["baseline"] in card["baselines"] and versus["delta_auroc_ci95"][0] < versus["delta_auroc_ci95"][1]
+    assert versus["delta_auroc"] == pytest.approx(test["auroc"] - card["baselines"][versus["baseline"]]["test"]["auroc"])
+    curve = test["decision_curve"]
+    assert curve["thresholds"][0] == 0.01 and curve["thresholds"][-1] == 0.99 and len(curve["thresholds"]) == 99
+    assert len(curve["model"]) == len(curve["treat_all"]) == 99 and set(curve["treat_none"]) == {0.0}
+    assert curve["treat_all"][0] == pytest.approx(data.y_test.mean() - (1 - data.y_test.mean()) * 0.01 / 0.99)
+    page = (out / "report.html").read_text()
+    for text in ("Baselines on the same rows", "Decision curve", "operating threshold", "scored once"):
+        assert text in page, text
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["test_scorings"][0]["command"] == "run" and record["test_scorings"][0]["test"]["auroc"] == test["auroc"]
+
+
 def test_model_card_has_clinical_metrics_at_a_validation_threshold(swept):
     from trainable.metrics import choose_threshold, clinical_metrics
     from trainable.model import load_model, predict_proba
@@ -111,9 +134,23 @@ def test_export_any_trial_and_refuse_bad_targets(swept, tmp_path):
     out, _ = swept
     board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str})
     second = board.loc[1, "trial_id"]
-    result = hpsearch("export", out, "--trial", second, "--out", tmp_path / "second", "--target-sensitivity", "0.95")
+    args = ["export", out, "--trial", second, "--out", tmp_path / "second", "--target-sensitivity", "0.95"]
+    refused = hpsearch(*args)  # the test split already scored the sweep's best model
+    assert refused.exit_code == 2 and "--reuse-test" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "second").exists()
+    result = hpsearch(*args, "--reuse-test")
     assert result.exit_code == 0, result.output
     card = json.loads((tmp_path / "second" / "model_card.json").read_text())
+    assert card["test"]["scorings"] == 2 and "no longer unbiased" in (tmp_path / "second" / "model_card.md").read_text()
+    scorings = json.loads((out / "sweep.json").read_text())["test_scorings"]
+    assert [(e["command"], e["model"]["trial_id"]) for e in scorings] == [("run", board.loc[0, "trial_id"]),
+                                                                           ("export", second)]
+    # the best model exported again: its recorded test metrics, no new scoring
+    again = hpsearch("export", out, "--out", tmp_path / "best_again")
+    assert again.exit_code == 0, again.output
+    best, copy = (json.loads((d / "model_card.json").read_text())["test"] for d in (out / "best", tmp_path / "best_again"))
+    assert {k: v for k, v in copy.items() if k != "scorings"} == {k: v for k, v in best.items() if k != "scorings"}
+    assert len(json.loads((out / "sweep.json").read_text())["test_scorings"]) == 2
     assert card["trial_id"] == second and card["threshold"]["method"] == "target_sensitivity"
     assert card["validation"]["sensitivity"] >= 0.95
     assert card["validation"]["val_auroc"] == pytest.approx(board.loc[1, "val_auroc"], abs=1e-5)
@@ -180,7 +217,9 @@ def test_pick_retrains_the_top_configurations_and_exports_the_winner(swept, tmp_
     out, _ = swept
     copy = tmp_path / "review"
     shutil.copytree(out, copy)
-    result = hpsearch("pick", copy, "--top-k", "2", "--repeats", "2")
+    refused = hpsearch("pick", copy, "--top-k", "2", "--repeats", "2")  # `run` already scored the test split
+    assert refused.exit_code == 2 and "--reuse-test" in refused.stderr and not (copy / "pick").exists()
+    result = hpsearch("pick", copy, "--top-k", "2", "--repeats", "2", "--reuse-test")
     assert result.exit_code == 0, result.output
     table = pd.read_csv(copy / "pick.csv", dtype={"trial_id": str, "values": str})
     board = pd.read_csv(copy / "leaderboard.csv", dtype={"trial_id": str})

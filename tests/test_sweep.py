@@ -88,3 +88,18 @@ def test_a_finished_sweep_is_archived_not_overwritten(ray_session, tmp_path):
     archived = [p for p in (tmp_path / "results").iterdir() if p.name.startswith("twice@")]
     assert len(archived) == 1
     assert (archived[0] / "best" / "model_card.json").read_text() == first
+
+
+def test_run_with_pick_scores_the_test_split_once_for_the_picks_winner(ray_session, tmp_path):
+    cfg = load_config(None, tiny_overrides(tmp_path, name="picked", **{
+        "search.trials": 2, "train.max_epochs": 1, "pick.enabled": True, "pick.top_k": 2, "pick.repeats": 1,
+        "export.baselines": ["logistic_regression"]}))
+    outcome = run_sweep(cfg)
+    out = outcome.out_dir
+    record = json.loads((out / "sweep.json").read_text())
+    assert len(record["test_scorings"]) == 1  # the sweep's best trial was never scored: only the winner
+    winner = record["test_scorings"][0]["model"]
+    card = json.loads((out / "best" / "model_card.json").read_text())
+    assert card["pick"] and (card["trial_id"], card["training_seed"]) == (winner["trial_id"], winner["training_seed"])
+    assert card["training_seed"] == 1 and card["test"]["scorings"] == 1 and outcome.pick is not None
+    assert (out / "pick.csv").is_file() and "Robust pick" in (out / "report.html").read_text()

@@ -14,7 +14,11 @@ the same in every mode. The development rows (all the others) are then
   fold holds each out, and `fold_schemas[j]` is fitted on fold j's training
   rows only;
 - with `folds="auto"`, 5 folds below 2,000 development rows (when every class
-  has at least 5 of them), else one validation split. Numeric, categorical and boolean columns; missing values refused
+  has at least 5 of them), else one validation split.
+With `group` (data.group, e.g. a patient id), every split and every fold
+holds whole groups (a patient's rows never straddle training and test), and
+the group column is never a feature. `subgroups` names columns whose test-row
+values (`trainable.subgroups`) the evaluation reports performance by. Numeric, categorical and boolean columns; missing values refused
 (`missing="error"`) or imputed inside the model (`missing="impute"`); binary
 or multiclass targets. `inputs_from_frame(frame, schema)` turns raw rows into
 what an exported model takes.
@@ -30,7 +34,7 @@ model card read it, never a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,12 +43,12 @@ import pandas as pd
 from trainable.columns import encode, fit_schema, infer_kinds, layout
 from trainable.errors import HpsearchError
 from trainable.sources import read_source
+from trainable.splits import assign_folds, resolve_folds, split_dataset
+from trainable.subgroups import subgroup_labels
 
-__all__ = ["Dataset", "assign_folds", "inputs_from_frame", "load_dataset", "resolve_folds", "split_dataset"]
+__all__ = ["Dataset", "inputs_from_frame", "load_dataset"]
 
 _MAX_CLASSES = 20  # more distinct label values than this looks like a continuous outcome
-AUTO_FOLDS = 5  # what `folds: auto` means on a small table...
-AUTO_MAX_ROWS = 2000  # ...one with fewer development rows than this
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,13 @@ class Dataset:
     feature_var: np.ndarray = field(repr=False)
     folds: np.ndarray | None = field(default=None, repr=False)  # per development row: the fold holding it out
     fold_schemas: tuple[list[dict], ...] | None = field(default=None, repr=False)  # fitted on each fold's training rows
+    group: str | None = None  # data.group: the column whose rows stay together (patients)
+    groups: dict[str, int] | None = None  # number of groups per split
+    subgroups: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # column -> label per test row
+
+    def without_test(self) -> Dataset:
+        """This dataset for the trials: the test rows left out (they are scored once, on the driver)."""
+        return replace(self, X_test=None, y_test=None, subgroups={})
 
     @property
     def n_folds(self) -> int:
@@ -112,6 +123,8 @@ class Dataset:
             "n_test": int(len(self.y_test)),
             "n_dev": self.n_dev,
             "folds": self.n_folds,
+            "group": self.group,
+            "groups": self.groups,
             "n_features": self.n_features,
             "feature_names": list(self.feature_names),
             "class_names": list(self.class_names),
@@ -186,60 +199,6 @@ def _check_values(where: str, frame: pd.DataFrame, kinds: dict[str, str], impute
         raise HpsearchError(f"{where}: column `{empty[0]}` has no values at all; drop it (data.drop)")
 
 
-def split_dataset(
-    y: np.ndarray,
-    *,
-    val_fraction: float,
-    test_fraction: float,
-    seed: int,
-    where: str = "data",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified, seeded train/val/test split of row positions: (train, val, test)."""
-    from sklearn.model_selection import train_test_split
-
-    counts = np.bincount(y)
-    n_classes = len(counts)
-    smallest = int(counts.min())
-    min_each = 3  # one row per class in each of train, val and test
-    n_val = int(np.ceil(val_fraction * len(y)))
-    n_test = int(np.ceil(test_fraction * len(y)))
-    if smallest < min_each or min(n_val, n_test) < n_classes or len(y) - n_val - n_test < n_classes:
-        raise HpsearchError(
-            f"{where}: too few rows for a stratified train/val/test split: {len(y)} rows, "
-            f"smallest class has {smallest} (need >= {min_each} per class and >= {n_classes} rows in each split)"
-        )
-    rows = np.arange(len(y))
-    rest, test = train_test_split(rows, test_size=test_fraction, stratify=y, random_state=seed)
-    train, val = train_test_split(
-        rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest], random_state=seed
-    )
-    return train, val, test
-
-
-def resolve_folds(folds: int | str, y_dev: np.ndarray) -> int:
-    """`auto` -> 5 folds on fewer than 2,000 development rows (with >= 5 of each class), else 0."""
-    if folds != "auto":
-        return int(folds)
-    small = len(y_dev) < AUTO_MAX_ROWS and np.bincount(y_dev).min() >= AUTO_FOLDS
-    return AUTO_FOLDS if small else 0
-
-
-def assign_folds(y_dev: np.ndarray, k: int, seed: int, where: str = "data") -> np.ndarray:
-    """Each development row's fold (0..k-1): stratified, shuffled with `seed`."""
-    from sklearn.model_selection import StratifiedKFold
-
-    smallest = int(np.bincount(y_dev).min())
-    if smallest < k:
-        raise HpsearchError(
-            f"{where}: too few rows for {k}-fold cross-validation: the smallest class has {smallest} development "
-            f"row(s), need >= {k}; lower search.cv.folds (or set it to 0: one validation split)"
-        )
-    fold = np.empty(len(y_dev), dtype=np.int64)
-    for j, (_, held_out) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(y_dev, y_dev)):
-        fold[held_out] = j
-    return fold
-
-
 def load_dataset(
     source: str,
     target: str | None = None,
@@ -252,10 +211,13 @@ def load_dataset(
     missing: str = "error",
     positive: str | int | None = None,
     folds: int | str = 0,
+    group: str | None = None,
+    subgroups: list[str] | tuple[str, ...] = (),
 ) -> Dataset:
     """Load `source`, validate it and split it (see the module docstring)."""
-    where, frame, y_raw, classes, digest = read_source(source, target)
-    frame = _select(where, frame, features, drop or [])
+    where, raw, y_raw, classes, digest = read_source(source, target)
+    group_ids = _group_ids(where, raw, group, features)
+    frame = _select(where, raw.drop(columns=[group]) if group else raw, features, [d for d in drop or [] if d != group])
     if classes is None:
         y, classes = _encode_labels(where, y_raw, positive)
     else:
@@ -263,16 +225,41 @@ def load_dataset(
     kinds = infer_kinds(frame, where)
     impute = missing == "impute"
     _check_values(where, frame, kinds, impute)
-    train, val, test = split_dataset(y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, where=where)
+    train, val, test = split_dataset(y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, where=where,
+                                     groups=group_ids)
     dev = np.sort(np.concatenate([train, val]))
-    k = resolve_folds(folds, y[dev])
+    k = resolve_folds(folds, y[dev], None if group_ids is None else group_ids[dev])
+    fields = dict(classes=classes, source=source, sha256=digest, group=group)
     if k == 0:
-        return _dataset(frame, y, (train, val, test), fit_schema(frame.iloc[train], kinds, impute), where,
-                        classes=classes, source=source, sha256=digest)
-    fold = assign_folds(y[dev], k, seed, where)
+        fields.update(subgroups=subgroup_labels(raw, list(subgroups), train, test, where),
+                      groups=_count_groups(group_ids, train=train, val=val, test=test))
+        return _dataset(frame, y, (train, val, test), fit_schema(frame.iloc[train], kinds, impute), where, **fields)
+    fold = assign_folds(y[dev], k, seed, where, None if group_ids is None else group_ids[dev])
     fold_schemas = tuple(fit_schema(frame.iloc[dev[fold != j]], kinds, impute) for j in range(k))
-    return _dataset(frame, y, (dev, dev, test), fit_schema(frame.iloc[dev], kinds, impute), where,
-                    classes=classes, source=source, sha256=digest, folds=fold, fold_schemas=fold_schemas)
+    fields.update(subgroups=subgroup_labels(raw, list(subgroups), dev, test, where),
+                  groups=_count_groups(group_ids, dev=dev, test=test), folds=fold, fold_schemas=fold_schemas)
+    return _dataset(frame, y, (dev, dev, test), fit_schema(frame.iloc[dev], kinds, impute), where, **fields)
+
+
+def _group_ids(where: str, frame: pd.DataFrame, group: str | None, features: list[str] | None) -> np.ndarray | None:
+    """data.group's value per row (None without one): a column that must exist, be complete, and not be a feature."""
+    if group is None:
+        return None
+    columns = [str(c) for c in frame.columns]
+    if group not in columns:
+        raise HpsearchError(f"{where}: data.group names unknown column `{group}`; columns are: {', '.join(columns)}")
+    if features and group in features:
+        raise HpsearchError(f"{where}: data.group `{group}` is also in data.features; a group column is never a feature")
+    ids = frame.set_axis(columns, axis=1)[group]
+    if ids.isna().any():
+        raise HpsearchError(f"{where}: data.group column `{group}` has {int(ids.isna().sum())} missing value(s)")
+    return ids.astype(str).to_numpy()
+
+
+def _count_groups(group_ids: np.ndarray | None, **splits: np.ndarray) -> dict[str, int] | None:
+    if group_ids is None:
+        return None
+    return {name: int(len(np.unique(group_ids[rows]))) for name, rows in splits.items()}
 
 
 def _dataset(frame: pd.DataFrame, y: np.ndarray, rows: tuple, schema: list[dict], where: str, **fields) -> Dataset:

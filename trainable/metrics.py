@@ -29,8 +29,15 @@ ties (never per epoch):
   95% interval `<metric>_ci95` (methods: `trainable.stats`). Undefined values
   (PPV with no positive call, the slope under complete or quasi-complete
   separation) are None, never a made-up number. Multiclass: macro
-  one-vs-rest AUROC, AUPRC and Brier (with intervals), and per-class
-  sensitivity / specificity / PPV / NPV at the arg-max label.
+  one-vs-rest AUROC, AUPRC and Brier (with intervals), and per class (one
+  vs rest) sensitivity / specificity / PPV / NPV at the arg-max label and
+  the calibration slope and intercept.
+- `summary_metrics(y, proba, n_boot, seed)`: the threshold-free part (AUROC,
+  AUPRC, Brier, each with its interval; log loss, accuracy): what the
+  baselines are compared on.
+- `net_benefit(y, p1, thresholds)`: decision curve analysis (Vickers & Elkin
+  2006): at each threshold probability t, the net benefit of treating the
+  rows with p1 >= t, TP/n - FP/n * t / (1 - t), and of treating all rows.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from trainable.stats import as_class_proba
 
 __all__ = [
     "METRIC_MODES", "VALIDATION_METRICS", "better", "better_epoch", "choose_threshold",
-    "clinical_metrics", "score", "tiebreak",
+    "clinical_metrics", "net_benefit", "score", "summary_metrics", "tiebreak",
 ]
 
 METRIC_MODES = {"val_auroc": "max", "val_accuracy": "max", "val_loss": "min"}
@@ -142,6 +149,26 @@ def _at_threshold(y: np.ndarray, positive_call: np.ndarray) -> dict[str, object]
     }
 
 
+def summary_metrics(y_true: np.ndarray, proba: np.ndarray, *, n_boot: int, seed: int) -> dict[str, object]:
+    """The threshold-free metrics of one model on one split (see the module docstring)."""
+    y = np.asarray(y_true).astype(int)
+    return {"n": int(len(y)), **score(y, proba), **_ranking(y, as_class_proba(proba), n_boot, seed)}
+
+
+def net_benefit(y_true: np.ndarray, p1: np.ndarray, thresholds: np.ndarray) -> tuple[list[float], list[float]]:
+    """(the model's net benefit, treat-all's) at each threshold probability (Vickers & Elkin 2006)."""
+    y = np.asarray(y_true).astype(int)
+    p1 = np.asarray(p1, dtype=np.float64).reshape(-1)
+    t = np.asarray(thresholds, dtype=np.float64)
+    odds = t / (1 - t)
+    called = p1[None, :] >= t[:, None]  # (thresholds, rows)
+    tp, fp = (called & (y == 1)).sum(axis=1), (called & (y == 0)).sum(axis=1)
+    prevalence = y.mean()
+    model = tp / len(y) - fp / len(y) * odds
+    treat_all = prevalence - (1 - prevalence) * odds
+    return [float(v) for v in model], [float(v) for v in treat_all]
+
+
 def _ranking(y: np.ndarray, full: np.ndarray, n_boot: int, seed: int) -> dict[str, object]:
     """AUROC, AUPRC and the Brier score, with their intervals (binary or macro one-vs-rest)."""
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -194,7 +221,8 @@ def clinical_metrics(
         calibration_slope=None,
         calibration_intercept=None,
         per_class=[
-            {key: v for key, v in _at_threshold((y == c).astype(int), label == c).items() if key != "accuracy_at_threshold"}
+            {**{key: v for key, v in _at_threshold((y == c).astype(int), label == c).items()
+                if key != "accuracy_at_threshold"}, **calibration((y == c).astype(int), full[:, c])}
             for c in range(k)
         ],
     )

@@ -18,7 +18,9 @@ Contract (every interval is (lo, hi) at 95%; NaN where the quantity is undefined
 - `paired_difference(metric, y, proba_a, proba_b, n_boot, seed)`: the
   difference a - b in a validation metric on the same rows, with its 95%
   interval: DeLong's paired variance (with the t quantile above) for
-  `val_auroc`; for `val_loss` and
+  `val_auroc` (where that variance is 0, as when both AUROCs are 1, the MOVER
+  interval built from the two AUROC intervals: Newcombe 1998, Zou & Donner
+  2008); for `val_loss` and
   `val_accuracy`, a BCa bootstrap (Efron 1987) of the mean per-row
   difference, resampling rows (the same rows for both models).
 - `proportion_ci(p, n)`: Wilson's score interval (Wilson 1927) for a proportion
@@ -198,8 +200,13 @@ def paired_difference(metric: str, y_true: np.ndarray, proba_a: np.ndarray, prob
         auc_a, infl_a = auroc_influence(y, proba_a)
         auc_b, infl_b = auroc_influence(y, proba_b)
         delta, sd = auc_a - auc_b, np.sqrt(max(_variance(y, infl_a - infl_b), 0.0))
-        q = _t_quantile(y)
-        return float(delta), float(delta - q * sd), float(delta + q * sd)
+        if sd > 0:
+            q = _t_quantile(y)
+            return float(delta), float(delta - q * sd), float(delta + q * sd)
+        # DeLong's paired variance is 0 (e.g. both AUROCs are 1): MOVER from the two intervals
+        (lo_a, hi_a), (lo_b, hi_b) = auroc_ci(y, proba_a), auroc_ci(y, proba_b)
+        return (float(delta), float(delta - np.hypot(auc_a - lo_a, hi_b - auc_b)),
+                float(delta + np.hypot(hi_a - auc_a, auc_b - lo_b)))
     if metric == "val_loss":
         per_row = row_losses(y, proba_a) - row_losses(y, proba_b)
     elif metric == "val_accuracy":

@@ -1,0 +1,48 @@
+"""Subgroups of the test rows (sex, age bands, sites) for performance by subgroup (TRIPOD+AI).
+
+Contract: `subgroup_labels(frame, columns, train_rows, test_rows, where)`
+returns `{column: label per test row}`. Text, categorical and boolean
+columns group rows by their value; numeric columns are cut at the training
+rows' quartiles (`"<= 51.2"`, `"51.2 to 60"`, `"60 to 68.4"`, `"> 68.4"`);
+a missing value is its own group, `<missing>`. A column the data does not
+have is refused in one line naming it. The columns need not be features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trainable.columns import MISSING_TOKEN
+from trainable.errors import HpsearchError
+
+__all__ = ["subgroup_labels"]
+
+
+def _quartile_labels(values: pd.Series, training: pd.Series) -> np.ndarray:
+    cuts = np.unique(np.nanquantile(training.to_numpy(dtype=np.float64), [0.25, 0.5, 0.75]))
+    edges = [f"{c:.4g}" for c in cuts]
+    names = [f"<= {edges[0]}", *(f"{a} to {b}" for a, b in zip(edges, edges[1:])), f"> {edges[-1]}"]
+    x = values.to_numpy(dtype=np.float64)
+    labels = np.array(names, dtype=object)[np.searchsorted(cuts, x, side="left")]
+    labels[np.isnan(x)] = MISSING_TOKEN
+    return labels
+
+
+def subgroup_labels(frame: pd.DataFrame, columns: list[str], train_rows: np.ndarray, test_rows: np.ndarray,
+                    where: str) -> dict[str, np.ndarray]:
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    out: dict[str, np.ndarray] = {}
+    for column in columns:
+        if column not in frame.columns:
+            raise HpsearchError(
+                f"{where}: export.subgroups names unknown column `{column}`; columns are: {', '.join(frame.columns)}"
+            )
+        series = frame[column]
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        if numeric and series.iloc[train_rows].notna().any():
+            out[column] = _quartile_labels(series.iloc[test_rows], series.iloc[train_rows])
+        else:
+            test = series.iloc[test_rows]
+            out[column] = np.array([MISSING_TOKEN if pd.isna(v) else str(v) for v in test], dtype=object)
+    return out
