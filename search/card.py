@@ -22,7 +22,8 @@ from typing import Any
 from search.formatting import number, with_interval
 from search.space import describe
 
-__all__ = ["build_card", "card_markdown", "performance_rows", "validated_on", "verdict", "versions"]
+__all__ = ["PER_CLASS_HEADER", "build_card", "card_markdown", "per_class_rows", "performance_rows", "validated_on",
+           "verdict", "versions"]
 
 _PACKAGES = ("hpsearch", "tensorflow", "keras", "ray", "optuna", "numpy", "pandas", "scikit-learn")
 
@@ -180,9 +181,25 @@ def performance_rows(card: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
+PER_CLASS_HEADER = ["class", "sensitivity (95% CI)", "specificity (95% CI)", "PPV", "NPV",
+                    "calibration slope (95% CI)", "calibration intercept (95% CI)"]
+
+
+def per_class_rows(card: dict[str, Any]) -> list[list[str]]:
+    """Multiclass: each class against the rest, at the arg-max label (Markdown and the report)."""
+    return [[str(c.get("class")), with_interval(c, "sensitivity"), with_interval(c, "specificity"), number(c.get("ppv")),
+             number(c.get("npv")), with_interval(c, "calibration_slope"), with_interval(c, "calibration_intercept")]
+            for c in card["test"].get("per_class") or []]
+
+
 def _performance(card: dict[str, Any]) -> list[str]:
     lines = ["## Performance", "", "| metric | validation | test |", "|---|---|---|"]
     lines += [f"| {name} | {val} | {test} |" for name, val, test in performance_rows(card)] + [""]
+    per_class = per_class_rows(card)
+    if per_class:
+        lines += ["Per class, one vs rest, at the most probable class (test split):", "",
+                  "| " + " | ".join(PER_CLASS_HEADER) + " |", "|---" * len(PER_CLASS_HEADER) + "|",
+                  *("| " + " | ".join(row) + " |" for row in per_class), ""]
     note = card["test"].get("calibration_note")
     return lines + ([f"Calibration: {note}.", ""] if note else [])
 

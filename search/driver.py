@@ -131,9 +131,11 @@ def _drive(cfg: Config, data: Dataset, address: str | None, new_tuner: Callable,
         return _interrupted(out, started)
     marks["fit_end"] = time.time()
     shutdown = None if cfg.pick.enabled else release_ray(owned)
-    outcome = _finish(cfg, data, results, started, marks, (address, command))
+    try:
+        outcome = _finish(cfg, data, results, started, marks, (address, command))
+    finally:
+        shutdown = release_ray(owned) if cfg.pick.enabled else shutdown
     marks["finish_end"] = time.time()  # leaderboard, intervals, (pick,) export, report
-    shutdown = release_ray(owned) if cfg.pick.enabled else shutdown
     if shutdown is not None:
         shutdown.join()
         marks["ray_stopped"] = time.time()
@@ -172,7 +174,8 @@ def _export_best(cfg: Config, data: Dataset, board: pd.DataFrame, sampled: dict[
     if cfg.pick.enabled:
         from search.pick import PickRequest, run_pick
 
-        picked = run_pick(folder.open_sweep(cfg.out_dir), data, PickRequest(address=address), command)
+        # never refused (see below): reuse_test
+        picked = run_pick(folder.open_sweep(cfg.out_dir), data, PickRequest(address=address, reuse_test=True), command)
         return picked.card, picked.best_dir, picked
     # The sweep's own scoring is never refused: one made since it started (`hpsearch export` while it ran)
     # only makes this one the next, and the card says so.

@@ -35,7 +35,7 @@ from search.card import build_card, card_markdown
 from search.config import Config
 from search.evaluation import evaluate
 from search.layout import CARD_FILE, CARD_MD_FILE, MODEL_FILE, PREDICTIONS_FILE, replace_folder
-from search.ledger import Ledger, model_key
+from search.ledger import Ledger, model_key, weights_fingerprint
 from search.results import open_sweep
 from trainable.errors import HpsearchError
 from trainable.metrics import VALIDATION_METRICS, choose_threshold, clinical_metrics
@@ -110,8 +110,10 @@ def export_model(
 
     settings = cfg.export
     key = model_key(row["trial_id"], training_seed, row["best_epoch"], _threshold_rule(settings))
-    scoring.ledger.allow(key, scoring.reuse_test)  # before anything is loaded or written
+    scoring.ledger.allow(key, scoring.reuse_test)  # before anything is loaded or written...
     trained = load_model(Path(checkpoint) / MODEL_FILE)
+    key = {**key, "weights": weights_fingerprint(trained)}
+    scoring.ledger.allow(key, scoring.reuse_test)  # ...and again for these very weights (a retrain is another model)
     val_proba = validation_proba(trained, data)
     model = scheme_for(data).export(trained)
     proba = predict_proba(model, data.X_test)

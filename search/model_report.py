@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from search.card import performance_rows, validated_on, verdict
+from search.card import PER_CLASS_HEADER, per_class_rows, performance_rows, validated_on, verdict
 from search.formatting import number
 from search.layout import BEST_DIR, CARD_FILE, MODEL_FILE, PREDICTIONS_FILE
 from search.page import esc, figure, note, num, table
@@ -28,8 +28,7 @@ from search.results import Sweep
 __all__ = ["model_section"]
 
 
-def _scorings(card: dict[str, Any]) -> str:
-    n = card["test"].get("scorings", 1)
+def _scorings(card: dict[str, Any], n: int) -> str:
     if n <= 1:
         return note("The test split was scored once, for this model: its numbers are an unbiased estimate.")
     return (f"<p class=warn>The test split of this sweep has scored {n} different models (--reuse-test): "
@@ -73,7 +72,7 @@ def _decision_curve(card: dict[str, Any]) -> str:
     if threshold is not None:
         fig.add_vline(x=threshold, line=dict(color="crimson", dash="dash"),
                       annotation_text=f"operating threshold {threshold:.3f}")
-    top = max(max(curve["model"]), max(curve["treat_all"]), 0.01)
+    top = max(max(curve["model"]), max(curve["treat_all"]), *(max(v) for v in curve["baselines"].values()), 0.01)
     fig.update_layout(title="Decision curve, test split (net benefit; Vickers & Elkin 2006)",
                       xaxis_title="threshold probability", yaxis_title="net benefit")
     fig.update_yaxes(range=[-0.05 * top, 1.1 * top])
@@ -94,7 +93,7 @@ def _subgroups(card: dict[str, Any]) -> str:
             + note("n/a: too few rows, or a single class, in the group for an AUROC."))
 
 
-def _metrics_table(card: dict[str, Any]) -> str:
+def _metrics_table(card: dict[str, Any], scorings: int) -> str:
     thr, test = card.get("threshold") or {}, card["test"]
     rows = [[esc(name), esc(val), esc(test)] for name, val, test in performance_rows(card)]
     rule = thr.get("rule", "").replace("`", "")
@@ -108,8 +107,10 @@ def _metrics_table(card: dict[str, Any]) -> str:
         f"<p>Trial <b>{esc(card['trial_id'])}</b> ({esc(arch)}). Operating threshold: {esc(rule)}. "
         f"{esc(n)}.</p>"
         + table(["metric", "validation", "test"], rows)
+        + (table(PER_CLASS_HEADER, [[esc(v) for v in r] for r in per_class_rows(card)]) if per_class_rows(card) else "")
         + note(f"Validation: the {validated_on(card)}. Those numbers are optimistic, because they were used to "
-               "choose this model among the trials; the test split was scored once and is not.")
+               "choose this model among the trials" + ("; the test split was scored once and is not." if scorings <= 1
+                                                        else "; so, now, are the test numbers."))
         + (note(test["calibration_note"]) if test.get("calibration_note") else "")
     )
 
@@ -166,7 +167,10 @@ def model_section(sweep: Sweep, data) -> str:
     if not card_file.is_file():
         return "<h2>Exported model</h2>" + note("No exported model yet (the sweep has not finished).")
     card = json.loads(card_file.read_text())
-    parts = ["<h2>Exported model: clinical metrics</h2>", _scorings(card), _metrics_table(card)]
+    from search.ledger import Ledger
+
+    scorings = max(Ledger(sweep.path).count(), card["test"].get("scorings", 1))  # as of now, not of the export
+    parts = ["<h2>Exported model: clinical metrics</h2>", _scorings(card, scorings), _metrics_table(card, scorings)]
     if card.get("pick"):
         pick = card["pick"]
         parts.append(note(f"Chosen by hpsearch pick: mean validation {card.get('metric')} "

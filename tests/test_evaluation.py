@@ -117,7 +117,7 @@ def test_subgroups_group_text_by_value_and_numbers_at_training_quartiles(tmp_pat
     _patients(n_patients=100, visits=2).to_csv(path, index=False)
     d = load_dataset(str(path), "outcome", subgroups=["sex", "age"], drop=["patient"])
     assert set(d.subgroups["sex"]) == {"F", "M"} and len(d.subgroups["sex"]) == len(d.y_test)
-    assert len(set(d.subgroups["age"])) == 4 and any(g.startswith("<= ") for g in d.subgroups["age"])
+    assert sorted(set(d.subgroups["age"]))[0].startswith("Q1: <= ") and len(set(d.subgroups["age"])) == 4
     assert d.without_test().X_test is None and d.without_test().y_test is None  # what trials receive
     with pytest.raises(HpsearchError, match="export.subgroups names unknown column `site`"):
         load_dataset(str(path), "outcome", subgroups=["site"], drop=["patient"])
@@ -149,3 +149,24 @@ def test_multiclass_calibration_is_per_class_one_vs_rest():
     m = clinical_metrics(y, P, threshold=None, n_boot=200, seed=0)
     for entry in m["per_class"]:
         assert entry["calibration_slope"] is not None and entry["calibration_intercept_ci95"][0] < 0.5
+
+
+def test_an_export_from_before_the_ledger_counts_as_the_sweeps_one_scoring(tmp_path):
+    from search.ledger import Ledger, model_key
+    from search.results import sweep_finished
+
+    (tmp_path / "best").mkdir()
+    card = {"trial_id": "old1", "training_seed": 0, "created": "2026-11-30T10:00:00", "validation": {"epoch": 4},
+            "threshold": {"method": "youden"}, "test": {"auroc": 0.91}}
+    (tmp_path / "best" / "model_card.json").write_text(json.dumps(card))
+    (tmp_path / "leaderboard.csv").write_text("rank,trial_id\n1,old1\n")  # a first-release sweep: no sweep.json
+    assert sweep_finished(tmp_path)
+    ledger = Ledger(tmp_path)
+    assert ledger.count() == 1 and ledger.previous(model_key("old1", 0, 4, "youden"))["test"] == {"auroc": 0.91}
+    with pytest.raises(HpsearchError, match="--reuse-test"):
+        ledger.allow(model_key("new2", 0, 3, "youden"), reuse_test=False)
+    ledger.record(model_key("new2", 0, 3, "youden", weights="abc"), "export", {"auroc": 0.8}, {})
+    assert ledger.count() == 2 and sweep_finished(tmp_path)  # still finished: recording never reopens a sweep
+    # the same trial retrained (other weights) is another model, not the one scored
+    assert ledger.previous(model_key("new2", 0, 3, "youden", weights="abc")) is not None
+    assert ledger.previous(model_key("new2", 0, 3, "youden", weights="def")) is None

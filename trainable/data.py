@@ -43,7 +43,7 @@ import pandas as pd
 from trainable.columns import encode, fit_schema, infer_kinds, layout
 from trainable.errors import HpsearchError
 from trainable.sources import read_source
-from trainable.splits import assign_folds, resolve_folds, split_dataset
+from trainable.splits import assign_folds, hold_out_test, resolve_folds, split_validation
 from trainable.subgroups import subgroup_labels
 
 __all__ = ["Dataset", "inputs_from_frame", "load_dataset"]
@@ -216,6 +216,7 @@ def load_dataset(
 ) -> Dataset:
     """Load `source`, validate it and split it (see the module docstring)."""
     where, raw, y_raw, classes, digest = read_source(source, target)
+    raw = raw.set_axis([str(c) for c in raw.columns], axis=1)
     group_ids = _group_ids(where, raw, group, features)
     frame = _select(where, raw.drop(columns=[group]) if group else raw, features, [d for d in drop or [] if d != group])
     if classes is None:
@@ -225,12 +226,14 @@ def load_dataset(
     kinds = infer_kinds(frame, where)
     impute = missing == "impute"
     _check_values(where, frame, kinds, impute)
-    train, val, test = split_dataset(y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, where=where,
-                                     groups=group_ids)
-    dev = np.sort(np.concatenate([train, val]))
+    fractions = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed, "where": where,
+                 "groups": group_ids}
+    rest, test = hold_out_test(y, **fractions)
+    dev = np.sort(rest)
     k = resolve_folds(folds, y[dev], None if group_ids is None else group_ids[dev])
     fields = dict(classes=classes, source=source, sha256=digest, group=group)
     if k == 0:
+        train, val = split_validation(y, rest, **fractions)  # `rest` in its split order: the same rows as ever
         fields.update(subgroups=subgroup_labels(raw, list(subgroups), train, test, where),
                       groups=_count_groups(group_ids, train=train, val=val, test=test))
         return _dataset(frame, y, (train, val, test), fit_schema(frame.iloc[train], kinds, impute), where, **fields)

@@ -2,11 +2,14 @@
 
 Contract: every function returns row positions (or a fold per row), stratified
 by the label and seeded, or raises `HpsearchError` with one line.
-- `split_dataset(y, val_fraction, test_fraction, seed, groups=None)`:
-  (train, val, test). By row: scikit-learn's stratified `train_test_split`,
-  twice. With `groups` (one id per row, e.g. a patient): every group lands in
-  one split only (scikit-learn's `StratifiedGroupKFold`; the test split is one
-  of round(1 / test_fraction) group folds, the validation split one of
+- `hold_out_test(y, test_fraction, seed, groups=None)`: (development rows,
+  test rows), first of all; `split_validation(y, rest, val_fraction,
+  test_fraction, seed, groups=None)`: the development rows as (train, val),
+  when there are no folds; `split_dataset(...)` does both. By row:
+  scikit-learn's stratified `train_test_split`, twice (the same rows as ever).
+  With `groups` (one id per row, e.g. a patient): every group lands in one
+  split only (scikit-learn's `StratifiedGroupKFold`; the test split is one of
+  round(1 / test_fraction) group folds, the validation split one of
   round((1 - test_fraction) / val_fraction) folds of the rest), so the
   fractions are approximate. A split left with no rows or one class is refused.
 - `resolve_folds(folds, y_dev, groups)`: what `search.cv.folds` means for
@@ -22,15 +25,14 @@ import numpy as np
 
 from trainable.errors import HpsearchError
 
-__all__ = ["AUTO_FOLDS", "AUTO_MAX_ROWS", "assign_folds", "resolve_folds", "split_dataset"]
+__all__ = ["AUTO_FOLDS", "AUTO_MAX_ROWS", "assign_folds", "hold_out_test", "resolve_folds", "split_dataset",
+           "split_validation"]
 
 AUTO_FOLDS = 5  # what `folds: auto` means on a small table...
 AUTO_MAX_ROWS = 2000  # ...one with fewer development rows than this
 
 
-def _by_rows(y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, where: str):
-    from sklearn.model_selection import train_test_split
-
+def _check_rows(y: np.ndarray, val_fraction: float, test_fraction: float, where: str) -> None:
     counts = np.bincount(y)
     n_classes, smallest, min_each = len(counts), int(counts.min()), 3  # one row per class in each split
     n_val = int(np.ceil(val_fraction * len(y)))
@@ -40,12 +42,6 @@ def _by_rows(y: np.ndarray, val_fraction: float, test_fraction: float, seed: int
             f"{where}: too few rows for a stratified train/val/test split: {len(y)} rows, "
             f"smallest class has {smallest} (need >= {min_each} per class and >= {n_classes} rows in each split)"
         )
-    rows = np.arange(len(y))
-    rest, test = train_test_split(rows, test_size=test_fraction, stratify=y, random_state=seed)
-    train, val = train_test_split(
-        rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest], random_state=seed
-    )
-    return train, val, test
 
 
 def _group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int, where: str, what: str) -> np.ndarray:
@@ -56,8 +52,11 @@ def _group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int, where: st
     if n_groups < k:
         raise HpsearchError(f"{where}: {what} needs {k} groups of data.group, the data has {n_groups}")
     fold = np.empty(len(y), dtype=np.int64)
-    for j, (_, held_out) in enumerate(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(y, y, groups)):
-        fold[held_out] = j
+    try:
+        for j, (_, held_out) in enumerate(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(y, y, groups)):
+            fold[held_out] = j
+    except ValueError as exc:  # e.g. every class has fewer rows than k
+        raise HpsearchError(f"{where}: cannot cut {what} into {k} folds of data.group: {exc}") from None
     return fold
 
 
@@ -72,26 +71,42 @@ def _check(where: str, y: np.ndarray, n_classes: int, parts: dict[str, np.ndarra
             )
 
 
-def split_dataset(
-    y: np.ndarray,
-    *,
-    val_fraction: float,
-    test_fraction: float,
-    seed: int,
-    where: str = "data",
-    groups: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified, seeded (train, val, test) row positions; whole groups only when `groups` is given."""
+def hold_out_test(y: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int, where: str = "data",
+                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(development rows, test rows): the test split, held out before anything else."""
+    from sklearn.model_selection import train_test_split
+
     if groups is None:
-        return _by_rows(y, val_fraction, test_fraction, seed, where)
-    n_classes = len(np.bincount(y))
+        _check_rows(y, val_fraction, test_fraction, where)
+        return train_test_split(np.arange(len(y)), test_size=test_fraction, stratify=y, random_state=seed)
     test_fold = _group_folds(y, groups, max(2, round(1 / test_fraction)), seed, where, "the test split")
-    test, rest = np.flatnonzero(test_fold == 0), np.flatnonzero(test_fold != 0)
-    _check(where, y, n_classes, {"test": test, "development": rest}, groups)
+    rest, test = np.flatnonzero(test_fold != 0), np.flatnonzero(test_fold == 0)
+    _check(where, y, len(np.bincount(y)), {"test": test, "development": rest}, groups)
+    return rest, test
+
+
+def split_validation(y: np.ndarray, rest: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int,
+                     where: str = "data", groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The development rows `rest` as (train, val), for a sweep without folds."""
+    from sklearn.model_selection import train_test_split
+
+    if groups is None:
+        return tuple(train_test_split(rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest],
+                                      random_state=seed))
     val_fold = _group_folds(y[rest], groups[rest], max(2, round((1 - test_fraction) / val_fraction)), seed, where,
                             "the validation split")
     train, val = rest[val_fold != 0], rest[val_fold == 0]
-    _check(where, y, n_classes, {"training": train, "validation": val}, groups)
+    _check(where, y, len(np.bincount(y)), {"training": train, "validation": val}, groups)
+    return train, val
+
+
+def split_dataset(y: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int, where: str = "data",
+                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified, seeded (train, val, test) row positions; whole groups only when `groups` is given."""
+    fractions = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed, "where": where,
+                 "groups": groups}
+    rest, test = hold_out_test(y, **fractions)
+    train, val = split_validation(y, rest, **fractions)
     return train, val, test
 
 
