@@ -29,7 +29,7 @@ from search.layout import TUNE_DIR
 from trainable.errors import HpsearchError
 from trainable.quiet import QUIET_ENV
 
-__all__ = ["check_address", "concurrency", "experiment_location", "init_ray", "release_ray"]
+__all__ = ["check_address", "concurrency", "experiment_location", "init_ray", "prefetch_imports", "release_ray"]
 
 
 def _address(address: str | None) -> str | None:
@@ -105,10 +105,13 @@ def init_ray(address: str | None, cfg: Config) -> bool:
     import ray
 
     threads = str(max(1, int(math.ceil(cfg.train.cpus_per_trial))))
-    env = {**QUIET_ENV, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads}
+    env = {**QUIET_ENV, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads,
+           # A reused actor waits this long for its previous trial's thread to end (Tune's default, 2 s, is
+           # shorter than a big table's last steps, and the next trial was then lost).
+           "TUNE_FUNCTION_THREAD_TIMEOUT_S": "600"}
     if ray.is_initialized():
         return False
-    prefetch = _prefetch_imports()  # after `import ray` and the variables above
+    prefetch = prefetch_imports(_PREFETCH)  # after `import ray` and the variables above
     try:
         _start_ray(ray, address, env)
     finally:
@@ -154,17 +157,19 @@ _PREFETCH = (
 )
 
 
-def _prefetch_imports():
-    """Import the tuner's modules in a background thread while `ray.init` waits
-    for Ray's processes to start (most of its ~3-4 s). Start it only once `ray`
-    itself is imported (two threads importing one package deadlock or see it
-    half-initialised), and join it before building the tuner. A module that
-    fails here is simply imported again (and fails properly) where it is used."""
+def prefetch_imports(modules: tuple[str, ...]):
+    """Import `modules` in a background thread while the driver waits: for the
+    tuner's, while `ray.init` waits for Ray's processes to start (most of its
+    ~3-4 s); for the export's (TensorFlow, scikit-learn's models), while the
+    trials run. Start it only once no other thread imports the same packages
+    (two threads importing one package deadlock or see it half-initialised),
+    and join it before using them. A module that fails here is simply imported
+    again (and fails properly) where it is used. Returns the thread."""
     import importlib
     import threading
 
     def work() -> None:
-        for name in _PREFETCH:
+        for name in modules:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 (reported where the module is really used)

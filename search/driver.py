@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pandas as pd
 
 from search import results as folder
-from search.cluster import check_address, experiment_location, init_ray, release_ray
+from search.cluster import check_address, experiment_location, init_ray, prefetch_imports, release_ray
 from search.config import Config
 from search.layout import BEST_DIR, CONFIG_FILE, LEADERBOARD_FILE, TIMINGS_FILE, atomic_write_text
 from search.leaderboard import COLUMNS, build_leaderboard, ranked, read_leaderboard, write_leaderboard
@@ -47,6 +47,10 @@ if TYPE_CHECKING:
     from search.live import OnUpdate
 
 __all__ = ["SweepOutcome", "resume_sweep", "run_sweep"]
+
+# What the end of a sweep imports, heaviest first: TensorFlow and Keras (the export loads the model),
+# scikit-learn's baselines.
+_EXPORT_IMPORTS = ("trainable.layers", "sklearn.ensemble", "sklearn.linear_model", "plotly.graph_objects")
 
 
 @dataclass
@@ -121,12 +125,14 @@ def _drive(cfg: Config, data: Dataset, address: str | None, new_tuner: Callable,
     """Ray up, `fit`, Ray down while the driver finishes (after the pick, which needs it, when there is one);
     `timings.json` records when each step ended."""
     out = cfg.out_dir
-    marks = {"ray_init_start": time.time()}
+    marks = {"command_start": time.time() - (time.perf_counter() - started), "ray_init_start": time.time()}
     owned = init_ray(address, cfg)
     marks["ray_ready"] = time.time()
     tuner = new_tuner()
     marks["fit_start"] = time.time()
+    warm = prefetch_imports(_EXPORT_IMPORTS)  # the driver idles while the trials run
     results = _fit(tuner, out, on_update)
+    warm.join()
     if results is None:
         return _interrupted(out, started)
     marks["fit_end"] = time.time()
@@ -139,6 +145,9 @@ def _drive(cfg: Config, data: Dataset, address: str | None, new_tuner: Callable,
     if shutdown is not None:
         shutdown.join()
         marks["ray_stopped"] = time.time()
+    from trainable.tf_runtime import peak_rss_mb
+
+    marks["driver_peak_rss_mb"] = peak_rss_mb()
     atomic_write_text(out / TIMINGS_FILE, json.dumps(marks) + "\n")
     return outcome
 

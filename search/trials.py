@@ -67,7 +67,8 @@ def rows_of_results(results, max_epochs: int, out: Path) -> list[dict[str, Any]]
     rows = []
     for result in results:
         metrics = result.metrics or {}
-        trial_id = metrics.get("trial_id") or Path(result.path).name.removeprefix(trial_dirname(""))
+        # the trial's own folder names it: a result's metrics may be another trial's (a failed actor reuse)
+        trial_id = Path(str(result.path).rstrip("/")).name.removeprefix(trial_dirname(""))
         rows.append(trial_row(
             trial_id,
             result.config or {},

@@ -301,3 +301,40 @@ def test_the_error_column_names_the_exception_or_a_dead_worker(tmp_path):
     assert error_text(Result({}, None, died, str(tmp_path))) == (
         "ActorDiedError: the trial's worker process died (killed, out of memory, or crashed)"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)  # with the bug back, Tune hangs on the lost trial
+def test_no_trial_is_lost_when_a_reused_actor_waits_for_a_lingering_trial(ray_session, tmp_path, monkeypatch):
+    # The first trial's thread lingers after its last report, as a big table's last steps do; ASHA stops the
+    # trial on that report, and Tune reuses its actor for the next trial: it must wait for the thread.
+    # Before, it gave up after 2 s, the next trial was lost, and its row carried another trial's id.
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    monkeypatch.setenv("HPSEARCH_FAULT", f"linger@{faults}")
+    cfg = load_config(None, tiny_overrides(tmp_path, name="linger", **{
+        "search.max_concurrent": 1, "search.cv.folds": 0, "train.max_epochs": 1, "export.baselines": [],
+        "export.n_boot": 100,
+        # ASHA stops a trial at max_t, on its last report, while its thread still runs: then Tune resets the actor
+        "search.early_stopping": {"enabled": True, "grace_period": 1, "reduction_factor": 2}}))
+    outcome = run_sweep(cfg)
+    board = pd.read_csv(outcome.out_dir / "leaderboard.csv", dtype={"trial_id": str})
+    assert (faults / "fault-1").exists()  # the first attempt lingered
+    assert board["trial_id"].is_unique and set(board["status"]) == {"completed"}
+    started = _tune_trials(outcome.out_dir)
+    assert set(board["trial_id"]) == set(started) and len(started) == 3  # every trial Tune started, once each
+    assert len({t["pids"][0] for t in started.values()}) == 1  # one actor, reused
+
+
+def test_a_trials_row_is_named_by_its_own_folder_not_by_its_last_metrics(tmp_path):
+    from types import SimpleNamespace
+
+    from search.trials import rows_of_results
+
+    # a failed actor reuse: the lost trial's result carries the previous trial's metrics
+    results = [SimpleNamespace(metrics={"trial_id": "aaa", "epoch": 1}, path=str(tmp_path / "trial_aaa"), config={},
+                               error=None, checkpoint=None),
+               SimpleNamespace(metrics={"trial_id": "aaa", "epoch": 1}, path=str(tmp_path / "trial_bbb"), config={},
+                               error="RuntimeError: lost", checkpoint=None)]
+    rows = rows_of_results(results, max_epochs=1, out=tmp_path)
+    assert [r["trial_id"] for r in rows] == ["aaa", "bbb"]

@@ -28,7 +28,7 @@ from trainable.columns import to_model_input
 from trainable.metrics import better_epoch, score
 from trainable.quiet import import_keras
 from trainable.settings import TrialSettings
-from trainable.tf_runtime import rss_mb
+from trainable.tf_runtime import peak_rss_mb, rss_mb
 
 keras = import_keras()
 
@@ -111,7 +111,7 @@ class EpochReporter(keras.callbacks.Callback):
             "best_epoch": best["epoch"],
             **{f"best_{k}": best[k] for k in val},
             "train_seconds": time.perf_counter() - self.started,
-            "diverged": diverged, "rss_mb": rss_mb(), **self.fixed,
+            "diverged": diverged, "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), **self.fixed,
         }
 
     def _checkpoint(self, keep: list | None) -> None:

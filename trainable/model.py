@@ -48,9 +48,25 @@ def load_model(path):
     return import_keras().models.load_model(path)
 
 
+PREDICT_ROWS = 32768  # rows per call when predicting
+
+
+def predict_output(model, X) -> np.ndarray:
+    """The model's output for `X` (a matrix or a dict of columns), in direct calls of
+    `PREDICT_ROWS` rows: no traced predict function (a model compiled with a large
+    `steps_per_execution` would unroll that many steps into it)."""
+    n = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+    parts = []
+    for start in range(0, n, PREDICT_ROWS):
+        rows = slice(start, start + PREDICT_ROWS)
+        chunk = {k: v[rows] for k, v in X.items()} if isinstance(X, dict) else X[rows]
+        parts.append(np.asarray(model(to_model_input(chunk), training=False)))
+    return np.concatenate(parts)
+
+
 def predict_proba(model, X) -> np.ndarray:
     """The model's probabilities for `X` (a matrix or a dict of columns), as float64."""
-    return np.asarray(model.predict(to_model_input(X), verbose=0), dtype=np.float64)
+    return np.asarray(predict_output(model, X), dtype=np.float64)
 
 
 def optimizer(name: str, learning_rate: float):

@@ -10,7 +10,7 @@ reused worker: Keras's session, then every graph and function traced since
 `configure_tensorflow` (Keras + TensorFlow otherwise keep each traced graph
 alive: graph and ops refer to each other through C++ objects the collector
 cannot see). `leftovers()` counts what is still there (graphs, functions);
-`rss_mb()` is this process's resident memory. Grappler, TensorFlow's graph
+`rss_mb()` is this process's resident memory, `peak_rss_mb()` its peak. Grappler, TensorFlow's graph
 optimiser, stays on (see the README's Performance section).
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import os
 
-__all__ = ["configure_tensorflow", "leftovers", "release_graphs", "reset_between_trials", "rss_mb"]
+__all__ = ["configure_tensorflow", "leftovers", "peak_rss_mb", "release_graphs", "reset_between_trials", "rss_mb"]
 
 _CONFIGURED: list[int] = []  # this process's TensorFlow was configured (for this many CPUs)
 _KEPT_GRAPHS: set[int] = set()  # ids of the TensorFlow function graphs that exist before any trial
@@ -98,4 +98,14 @@ def rss_mb() -> float:
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
     except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far in MB (Linux /proc VmHWM; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status") as fh:
+            line = next(line for line in fh if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1e3
+    except (OSError, ValueError, StopIteration):
         return 0.0

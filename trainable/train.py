@@ -21,7 +21,7 @@ trial, whose fold loss has no accuracy), `val_loss`, `val_accuracy`,
 `val_auroc`, `best_val_*`, `best_epoch`, `epoch`, `diverged`, `n_params`,
 `train_seconds`, `node`, and for benchmarks `entered_at`, `started_at`,
 `reported_at`, `report_wait_s` (seconds the trial spent blocked in earlier
-reports, which wait for the driver), `pid`, `rss_mb`. TensorFlow and Keras are
+reports, which wait for the driver), `pid`, `rss_mb`, `peak_rss_mb`. TensorFlow and Keras are
 imported inside the functions: never on the driver's CLI path.
 """
 

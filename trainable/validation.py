@@ -51,7 +51,9 @@ class Holdout:
         return np.asarray(output, dtype=np.float64)
 
     def export(self, model):
-        return model
+        import keras
+
+        return keras.Model(model.input, model.output, name=model.name)  # uncompiled: for predicting
 
 
 class CrossValidation:
@@ -93,7 +95,6 @@ def scheme_for(data) -> Holdout | CrossValidation:
 
 def validation_proba(model, data) -> np.ndarray:
     """A trained (or checkpointed) model's probabilities for `data.y_val`'s rows."""
-    from trainable.columns import to_model_input
+    from trainable.model import predict_output
 
-    output = model.predict(to_model_input(data.X_val), verbose=0)
-    return scheme_for(data).validation(output)
+    return scheme_for(data).validation(predict_output(model, data.X_val))
