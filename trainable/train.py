@@ -60,13 +60,22 @@ def _milestones(settings: TrialSettings) -> set[int] | None:
     return set(settings.checkpoint_epochs) | {settings.max_epochs}
 
 
-def _model(hp: dict[str, Any], scheme, restore_dir: str | None):
+EAGER_MAX_STEPS = 32  # a trial of at most this many steps in all runs eagerly
+
+
+def _model(hp: dict[str, Any], scheme, restore_dir: str | None, max_epochs: int):
+    """The trial's model. One call into TensorFlow per epoch (steps_per_execution): less Python per
+    batch. Tracing that call costs ~0.5-1 s, more than a few dozen eager steps: a trial that will take
+    at most `EAGER_MAX_STEPS` steps (1 epoch of a small table) runs eagerly instead."""
     from trainable.model import load_model
 
+    steps = max(1, math.ceil(len(scheme.data.y_train) / int(hp["batch_size"])))
     if restore_dir is not None:
-        return load_model(os.path.join(restore_dir, MODEL_FILE))
-    # One call into TensorFlow per epoch (steps_per_execution): less Python per batch.
-    return scheme.build(hp, max(1, math.ceil(len(scheme.data.y_train) / int(hp["batch_size"]))))
+        model = load_model(os.path.join(restore_dir, MODEL_FILE))
+    else:
+        model = scheme.build(hp, steps)
+    model.run_eagerly = steps * max_epochs <= EAGER_MAX_STEPS
+    return model
 
 
 def fit_and_report(
@@ -91,7 +100,7 @@ def fit_and_report(
     if state.done(settings.max_epochs):
         return {}  # it ended before Tune recorded it: Tune keeps its last result
     scheme = scheme_for(data)
-    model = _model(hp, scheme, restore_dir)
+    model = _model(hp, scheme, restore_dir, settings.max_epochs)
     started_at = time.time()
     fixed = {"n_params": int(model.count_params()), "node": _node_id(), "started_at": started_at,
              "entered_at": entered_at or started_at, "pid": os.getpid()}
