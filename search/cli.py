@@ -70,6 +70,9 @@ def run(
     pick: Annotated[
         bool, typer.Option("--pick", help="Run the robust pick before the one test scoring (config pick.enabled).")
     ] = False,
+    mlflow: Annotated[
+        Optional[str], typer.Option("--mlflow", help="Track the sweep in MLflow at this URI (config mlflow.tracking_uri).")
+    ] = None,
 ) -> None:
     """Run a sweep: sample, train and rank models, then export the best one."""
     overrides = {
@@ -82,6 +85,7 @@ def run(
         "data.target": target,
         "search.cv.folds": int(folds) if folds and folds.lstrip("-").isdigit() else folds,
         "pick.enabled": True if pick else None,
+        "mlflow.tracking_uri": mlflow,
     }
     if data and not name and config is None:
         overrides["name"] = Path(data).stem if not data.startswith("builtin:") else data.removeprefix("builtin:")
@@ -107,61 +111,16 @@ def resume(
     _run(None, address, False, resume_dir=results_dir)
 
 
-class _SweepProgress:
-    """The progress bar of a running sweep (on stderr), fed by the driver's hooks."""
-
-    def __init__(self, console) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.console, self.task, self.metric = console, None, ""
-        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("trials"), TimeElapsedColumn(), TextColumn("{task.fields[best]}"),
-                            console=console, transient=False)
-
-    def start(self, cfg, done: int = 0) -> None:
-        self.task = self.bar.add_task(cfg.name, total=cfg.search.trials, completed=done, best="")
-        self.metric = cfg.search.metric
-        self.bar.start()
-
-    def on_run(self, cfg):
-        def on_start(data, archived) -> None:
-            if archived is not None:
-                self.console.print(f"previous sweep moved to {archived}")
-            rows = (f"{data.n_dev} development rows in {data.n_folds} folds" if data.n_folds
-                    else f"{len(data.y_train)} train / {len(data.y_val)} val")
-            self.console.print(
-                f"sweep [bold]{cfg.name}[/]: {cfg.search.trials} trials on {data.source} ({rows} / "
-                f"{len(data.y_test)} test rows, {data.n_features} features, {data.n_classes} classes) -> {cfg.out_dir}"
-            )
-            self.start(cfg)
-
-        return on_start
-
-    def on_resume(self, resume_dir: Path):
-        from search.layout import LEADERBOARD_FILE
-
-        def on_start(cfg, data) -> None:
-            board = resume_dir / LEADERBOARD_FILE
-            done = max(0, len(board.read_text().splitlines()) - 1) if board.is_file() else 0
-            self.console.print(f"resuming sweep [bold]{cfg.name}[/]: {done} of {cfg.search.trials} trials had "
-                               f"finished -> {resume_dir}")
-            self.start(cfg, done)
-
-        return on_start
-
-    def on_update(self, done: int, total: int, best: float | None) -> None:
-        self.bar.update(self.task, completed=done, best=f"best {self.metric} {best:.4f}" if best is not None else "")
-
-
 def _run(cfg, address: Optional[str], overwrite: bool, *, storage: Optional[str] = None,
          resume_dir: Optional[Path] = None) -> None:
     """Run (or, with `resume_dir`, resume) a sweep with a progress bar, then summarise it."""
     from rich.console import Console
 
     from search.driver import resume_sweep, run_sweep
+    from search.summary import SweepProgress, summarise
 
     console = Console(stderr=True)
-    progress = _SweepProgress(console)
+    progress = SweepProgress(console)
     try:
         if resume_dir is not None:
             outcome = resume_sweep(resume_dir, address=address, on_start=progress.on_resume(resume_dir),
@@ -171,38 +130,7 @@ def _run(cfg, address: Optional[str], overwrite: bool, *, storage: Optional[str]
                                 on_start=progress.on_run(cfg), on_update=progress.on_update)
     finally:
         progress.bar.stop()
-    _summarise(console, outcome)
-
-
-def _summarise(console, outcome) -> None:
-    """The end of `run`/`resume`: the top trials, the exported model, where the files are; the exit code."""
-    from search.layout import LEADERBOARD_FILE, MODEL_FILE
-    from search.leaderboard import VIEW, render
-
-    board, leaderboard_file = outcome.leaderboard, outcome.out_dir / LEADERBOARD_FILE
-    if outcome.interrupted:
-        if len(board):
-            console.print(render(board.head(5), "table", columns=[c for c in VIEW if c in board.columns],
-                                 title="top 5 finished trials"), end="", soft_wrap=True)
-        typer.echo(f"leaderboard: {leaderboard_file}  ({len(board)} trials finished)", err=True)
-        typer.echo(f"interrupted: resume with: hpsearch resume {outcome.out_dir}", err=True)  # one line, unwrapped
-        raise typer.Exit(130)
-    console.print(render(board.head(5), "table", columns=VIEW, title="top 5 trials"), end="", soft_wrap=True)
-    if outcome.card is not None:
-        test = outcome.card["test"]
-        console.print(
-            f"best model: {outcome.best_dir / MODEL_FILE}  "
-            f"(trial {outcome.card['trial_id']}; test auroc {test['auroc']:.4f}, "
-            f"accuracy {test['accuracy']:.4f}, loss {test['loss']:.4f})"
-        )
-    else:
-        console.print("[red]no trial finished successfully: nothing exported[/]")
-    if outcome.pick is not None:
-        _print_pick(console, outcome.pick, outcome.out_dir)
-    console.print(f"leaderboard: {leaderboard_file}  ({outcome.wall_seconds:.0f} s)")
-    _print_review(console, outcome.card, outcome.out_dir)
-    if outcome.card is None:
-        raise typer.Exit(1)
+    summarise(console, outcome)
 
 
 @_command
@@ -211,8 +139,10 @@ def leaderboard(
     top: Annotated[Optional[int], typer.Option(help="Show only the first N rows.")] = None,
     sort: Annotated[Optional[str], typer.Option(help="Sort by this column (default: the sweep's ranking).")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv, json or markdown.")] = "table",
+    wide: Annotated[bool, typer.Option("--wide", help="Every column, however wide the table gets.")] = False,
 ) -> None:
     """Show a sweep's leaderboard (while it runs: the trials finished so far)."""
+    from search.layout import CONFIG_FILE
     from search.leaderboard import VIEW, read_leaderboard, render
     from trainable.metrics import METRIC_MODES
 
@@ -228,34 +158,16 @@ def leaderboard(
         if top < 1:
             raise HpsearchError(f"--top must be >= 1, got {top}")
         frame = frame.head(top)
-    columns = [c for c in VIEW if c in frame.columns] if format in ("table", "markdown") else None
-    typer.echo(render(frame, format, columns=columns), nl=False if format == "table" else True)
+    if format == "table":
+        metric = None
+        if (results_dir / CONFIG_FILE).is_file():
+            from search.config import load_saved_config
 
-
-def _print_review(console, card: dict | None, out_dir: Path) -> None:
-    """The exported model's clinical lines and the report's path (after `run` and `pick`)."""
-    test = (card or {}).get("test", {})
-    if "auroc_ci95" in test:
-        lo, hi = test["auroc_ci95"]
-        line = f"test AUROC {test['auroc']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
-        if test.get("sensitivity") is not None:
-            line += (f", sensitivity {test['sensitivity']:.3f}, specificity {test['specificity']:.3f} "
-                     f"at threshold {test['threshold']:.3f} (chosen on validation)")
-        console.print(line)
-    versus = test.get("vs_baseline")
-    if versus:
-        from search.card import verdict
-
-        lo, hi = versus["delta_auroc_ci95"]
-        console.print(f"vs {versus['baseline']}: test AUROC {versus['delta_auroc']:+.3f} (95% CI {lo:+.3f} to "
-                      f"{hi:+.3f}). {verdict(versus)}")
-    if test.get("scorings", 1) > 1:
-        console.print(f"[yellow]the test split has now scored {test['scorings']} models: its estimate is no longer "
-                      "unbiased[/]")
-    from search.layout import REPORT_FILE
-
-    if (out_dir / REPORT_FILE).is_file():
-        console.print(f"report: {out_dir / REPORT_FILE}")
+            metric = load_saved_config(results_dir / CONFIG_FILE).search.metric
+        typer.echo(render(frame, "table", metric=metric, wide=wide), nl=False)
+        return
+    columns = [c for c in VIEW if c in frame.columns] if format == "markdown" else None
+    typer.echo(render(frame, format, columns=columns))
 
 
 @_command
@@ -274,6 +186,9 @@ def pick(
     top_k: Annotated[Optional[int], typer.Option(help="Retrain the top K configurations (default: pick.top_k).")] = None,
     repeats: Annotated[Optional[int], typer.Option(help="Seeds per configuration (default: pick.repeats).")] = None,
     address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
+    storage: Annotated[
+        Optional[str], typer.Option(help="Ray Tune's storage for the retrains: a path every node shares, or a URI.")
+    ] = None,
     reuse_test: Annotated[bool, typer.Option("--reuse-test", help="Score the winner on a test split already scored.")] = False,
 ) -> None:
     """Retrain the top configurations with fresh seeds on Ray, rank by the mean, export the winner to best/."""
@@ -281,6 +196,7 @@ def pick(
 
     from search.pick import PickRequest
     from search.pick import pick as run_pick
+    from search.summary import print_pick, print_review
 
     console = Console(stderr=True)
 
@@ -290,22 +206,9 @@ def pick(
     def on_result(done: int, total: int) -> None:
         console.print(f"  {done}/{total} retrains finished")
 
-    outcome = run_pick(results_dir, PickRequest(top_k, repeats, address, reuse_test, on_start, on_result))
-    _print_pick(console, outcome, Path(results_dir))
-    _print_review(console, outcome.card, Path(results_dir))
-
-
-def _print_pick(console, outcome, results_dir: Path) -> None:
-    from search.layout import MODEL_FILE, PICK_FILE
-    from search.leaderboard import render
-    from search.pick import view
-
-    table = outcome.table
-    columns = [c for c in view(outcome.card["metric"]) if c in table.columns]
-    console.print(render(table, "table", columns=columns, title="robust pick"), end="", soft_wrap=True)
-    console.print(f"winner: trial {outcome.card['trial_id']} (seed {outcome.card['training_seed']}) "
-                  f"-> {outcome.best_dir / MODEL_FILE}  ({outcome.wall_seconds:.0f} s)")
-    console.print(f"pick table: {results_dir / PICK_FILE}")
+    outcome = run_pick(results_dir, PickRequest(top_k, repeats, address, storage, reuse_test, on_start, on_result))
+    print_pick(console, outcome, Path(results_dir))
+    print_review(console, outcome.card, Path(results_dir))
 
 
 @_command

@@ -225,6 +225,12 @@ class PickConfig(_Model):
     repeats: int = Field(ge=1)
 
 
+class MlflowConfig(_Model):
+    tracking_uri: str | None = Field(min_length=1)
+    experiment: str | None = Field(min_length=1)
+    registered_model: str | None = Field(min_length=1)
+
+
 class Config(_Model):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     results_dir: str = Field(min_length=1)
@@ -234,6 +240,7 @@ class Config(_Model):
     space: SpaceConfig
     export: ExportConfig
     pick: PickConfig
+    mlflow: MlflowConfig
 
     @property
     def out_dir(self) -> Path:

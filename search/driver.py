@@ -3,7 +3,9 @@
 Contract: `run_sweep(cfg, address=..., storage=..., overwrite=...)` loads and
 checks the data before writing anything (user mistakes raise
 `HpsearchError`), prepares the results folder (`search.results`), writes
-`config.yaml` and `sweep.json`, then drives. `resume_sweep(dir)` continues an
+`config.yaml` and `sweep.json`, then drives, holding the folder's lock
+(`search.lock`: a live sweep is never archived, overwritten or resumed under
+itself). `resume_sweep(dir)` continues an
 interrupted or killed sweep: the same config and data (refused if the data
 changed), Ray Tune's saved experiment (`Tuner.restore`: finished trials kept,
 unfinished ones continued from their checkpoints, errored ones retried) and
@@ -40,6 +42,7 @@ from search.cluster import check_address, experiment_location, init_ray, prefetc
 from search.config import Config
 from search.layout import BEST_DIR, CONFIG_FILE, LEADERBOARD_FILE, TIMINGS_FILE, atomic_write_text
 from search.leaderboard import COLUMNS, build_leaderboard, ranked, read_leaderboard, write_leaderboard
+from search.lock import SweepLock, check_free
 from trainable.data import Dataset
 from trainable.quiet import quiet_tensorflow
 
@@ -70,37 +73,68 @@ def run_sweep(
     address: str | None = None,
     storage: str | None = None,
     overwrite: bool = False,
-    on_start: Callable[[Dataset, Path | None], None] | None = None,
+    on_start: Callable[[Dataset, list[str]], None] | None = None,
     on_update: OnUpdate | None = None,
 ) -> SweepOutcome:
+    """`on_start(data, notes)`: called once the sweep starts; `notes` (lines for the user) say what was moved
+    aside or taken over."""
     quiet_tensorflow()
     started = time.perf_counter()
     data = cfg.load_data()  # every data mistake surfaces here, before any file is written
     out = cfg.out_dir
     location = experiment_location(cfg, out, storage)
     check_address(address)
+    tracking = _tracking_check(cfg)
+    stale = check_free(out)  # a live sweep there is refused before anything is moved or deleted
     archived = folder.prepare_out_dir(out, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / CONFIG_FILE, cfg.to_yaml())
-    folder.start_record(out, f"{location[0]}/{location[1]}", data)
-    if on_start:
-        on_start(data, archived)
+    with SweepLock(out) as lock:
+        atomic_write_text(out / CONFIG_FILE, cfg.to_yaml())
+        folder.start_record(out, f"{location[0]}/{location[1]}", data, storage)
+        tracking = tracking and _start_tracking(cfg, out)
+        if on_start:
+            on_start(data, _notes(archived, stale or lock.took_over))
 
-    def new_tuner():
-        from search.live import LiveLeaderboard
-        from search.tuner import make_tuner
+        def new_tuner():
+            from search.live import LiveLeaderboard
+            from search.tuner import make_tuner
 
-        live = LiveLeaderboard(out, cfg.search.metric, cfg.train.max_epochs, cfg.search.trials)
-        return make_tuner(cfg, data, out, [live], location)
+            live = LiveLeaderboard(out, cfg.search.metric, cfg.train.max_epochs, cfg.search.trials)
+            return make_tuner(cfg, data, out, [live, *([tracking.callback()] if tracking else [])], location)
 
-    return _drive(cfg, data, address, new_tuner, on_update, started, "run")
+        return _drive(cfg, data, address, new_tuner, on_update, started, ("run", tracking))
+
+
+def _tracking_check(cfg: Config) -> bool:
+    """Whether the sweep is tracked in MLflow; refused in one line when MLflow is not installed."""
+    if cfg.mlflow.tracking_uri is None:
+        return False
+    from search.tracking import check_mlflow
+
+    check_mlflow()
+    return True
+
+
+def _start_tracking(cfg: Config, out: Path):
+    """The sweep's MLflow parent run, its id kept in `sweep.json` for a resume."""
+    from search.tracking import SweepTracking
+
+    tracking = SweepTracking.start(cfg, out)
+    folder.write_record(out, {**folder.read_record(out), "mlflow_run_id": tracking.run_id})
+    return tracking
+
+
+def _notes(archived: Path | None, stale: dict | None) -> list[str]:
+    notes = [f"previous sweep moved to {archived}"] if archived is not None else []
+    if stale is not None:
+        notes.append(f"took over a stale lock (pid {stale.get('pid')} on {stale.get('host')} is gone)")
+    return notes
 
 
 def resume_sweep(
     results_dir: str | Path,
     *,
     address: str | None = None,
-    on_start: Callable[[Config, Dataset], None] | None = None,
+    on_start: Callable[[Config, Dataset, list[str]], None] | None = None,
     on_update: OnUpdate | None = None,
 ) -> SweepOutcome:
     """Continue the interrupted (or killed) sweep in `results_dir`; ends like `run_sweep`."""
@@ -110,20 +144,29 @@ def resume_sweep(
     started = time.perf_counter()
     out = Path(results_dir).resolve()  # as cfg.out_dir was when the sweep started
     cfg, record = folder.resumable(out)
+    check_free(out)  # a sweep still running is not resumed under itself
     data = cfg.load_data()
     folder.check_same_data(data, record, "a resumed sweep must train on the same data")
     experiment = record["experiment"]
     check_restorable(out, experiment)
     check_address(address)
-    if on_start:
-        on_start(cfg, data)
-    return _drive(cfg, data, address, lambda: restore_tuner(cfg, data, experiment), on_update, started, "resume")
+    tracking = None
+    if _tracking_check(cfg) and record.get("mlflow_run_id"):  # Tune restores its MLflow callback itself
+        from search.tracking import SweepTracking
+
+        tracking = SweepTracking.resume(cfg, record["mlflow_run_id"])
+    with SweepLock(out) as lock:
+        if on_start:
+            on_start(cfg, data, _notes(None, lock.took_over))
+        return _drive(cfg, data, address, lambda: restore_tuner(cfg, data, experiment), on_update, started,
+                      ("resume", tracking))
 
 
 def _drive(cfg: Config, data: Dataset, address: str | None, new_tuner: Callable, on_update: OnUpdate | None,
-           started: float, command: str) -> SweepOutcome:
+           started: float, how: tuple[str, Any]) -> SweepOutcome:
     """Ray up, `fit`, Ray down while the driver finishes (after the pick, which needs it, when there is one);
-    `timings.json` records when each step ended."""
+    `timings.json` records when each step ended. `how`: the command, and the MLflow tracking or None."""
+    command, tracking = how
     out = cfg.out_dir
     marks = {"command_start": time.time() - (time.perf_counter() - started), "ray_init_start": time.time()}
     owned = init_ray(address, cfg)
@@ -141,6 +184,8 @@ def _drive(cfg: Config, data: Dataset, address: str | None, new_tuner: Callable,
         outcome = _finish(cfg, data, results, started, marks, (address, command))
     finally:
         shutdown = release_ray(owned) if cfg.pick.enabled else shutdown
+    if tracking:
+        tracking.finish(out, outcome.card)
     marks["finish_end"] = time.time()  # leaderboard, intervals, (pick,) export, report
     if shutdown is not None:
         shutdown.join()
@@ -184,7 +229,9 @@ def _export_best(cfg: Config, data: Dataset, board: pd.DataFrame, sampled: dict[
         from search.pick import PickRequest, run_pick
 
         # never refused (see below): reuse_test
-        picked = run_pick(folder.open_sweep(cfg.out_dir), data, PickRequest(address=address, reuse_test=True), command)
+        storage = (folder.read_record(cfg.out_dir) or {}).get("storage")  # the sweep's, for its pick too
+        picked = run_pick(folder.open_sweep(cfg.out_dir), data,
+                          PickRequest(address=address, storage=storage, reuse_test=True), command)
         return picked.card, picked.best_dir, picked
     # The sweep's own scoring is never refused: one made since it started (`hpsearch export` while it ran)
     # only makes this one the next, and the card says so.

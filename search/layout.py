@@ -7,6 +7,7 @@
       study.db                      the Optuna study (SQLite)
       report.html                   the review report
       timings.json                  wall-clock marks, for the benchmarks
+      .lock                         the pid and host of the command working on it
       tune/                         Ray Tune's experiment: tuner.pkl, experiment_state-*.json,
         trial_<id>/                 params.json, result.json, checkpoint_*/
       checkpoints/<id>/             checkpoints copied from remote `--storage`
@@ -32,7 +33,7 @@ from typing import Callable
 from trainable.checkpoint import MODEL_FILE
 
 __all__ = [
-    "BEST_DIR", "CARD_FILE", "CARD_MD_FILE", "CHECKPOINTS_DIR", "CONFIG_FILE", "LEADERBOARD_FILE", "MODEL_FILE",
+    "BEST_DIR", "CARD_FILE", "CARD_MD_FILE", "CHECKPOINTS_DIR", "CONFIG_FILE", "LEADERBOARD_FILE", "LOCK_FILE", "MODEL_FILE",
     "PICK_DIR", "PREDICTIONS_FILE", "PICK_FILE", "REPORT_FILE", "STUDY_FILE", "SWEEP_FILE", "TIMINGS_FILE", "TUNE_DIR",
     "TUNE_PARAMS_FILE", "TUNE_RESULT_FILE", "TUNER_FILE", "atomic_write", "atomic_write_text", "replace_folder", "study_url",
     "trial_dirname",
@@ -44,6 +45,7 @@ LEADERBOARD_FILE = "leaderboard.csv"
 STUDY_FILE = "study.db"
 REPORT_FILE = "report.html"
 TIMINGS_FILE = "timings.json"
+LOCK_FILE = ".lock"  # held by the command working on the sweep (search.lock)
 TUNE_DIR = "tune"
 CHECKPOINTS_DIR = "checkpoints"
 BEST_DIR = "best"

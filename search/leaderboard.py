@@ -26,7 +26,6 @@ sweep (`search.intervals`); while a sweep runs they are empty.
 
 from __future__ import annotations
 
-import io
 import math
 import shutil
 from pathlib import Path
@@ -166,8 +165,10 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def render(frame: pd.DataFrame, fmt: str = "table", *, columns: list[str] | None = None, title: str = "") -> str:
-    """The leaderboard as text: `table` (rich), `csv`, `json` or `markdown`."""
+def render(frame: pd.DataFrame, fmt: str = "table", *, columns: list[str] | None = None, title: str = "",
+           metric: str | None = None, width: int | None = None, wide: bool = False) -> str:
+    """The leaderboard as text: `table` (rich, fitted to `width`, by default the terminal's:
+    `search.table`), `csv`, `json` or `markdown`."""
     if fmt == "csv":
         return frame.to_csv(index=False, float_format="%.6g")
     if fmt == "json":
@@ -175,24 +176,17 @@ def render(frame: pd.DataFrame, fmt: str = "table", *, columns: list[str] | None
 
         records = [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
         return json.dumps(records, indent=2, default=str)
-    shown = _merge_interval(frame[columns] if columns else frame)
     if fmt == "markdown":
+        shown = _merge_interval(frame[columns] if columns else frame)
         header = "| " + " | ".join(shown.columns) + " |"
         rule = "|" + "---|" * len(shown.columns)
         body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in shown.itertuples(index=False)]
         return "\n".join([header, rule, *body])
-    from rich.console import Console
-    from rich.table import Table
+    from search.table import fit_table, hidden_note
 
-    table = Table(title=title or None)
-    for col in shown.columns:
-        table.add_column(col, justify="right" if pd.api.types.is_numeric_dtype(shown[col]) else "left")
-    for row in shown.itertuples(index=False):
-        table.add_row(*(_fmt(v) for v in row))
-    buffer = io.StringIO()
-    width = shutil.get_terminal_size((160, 24)).columns
-    Console(file=buffer, width=width, force_terminal=False).print(table)
-    return buffer.getvalue()
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    text, hidden = fit_table(frame[columns] if columns else frame, metric, width, title, wide)
+    return text + (hidden_note(hidden, width) + "\n" if hidden else "")
 
 
 def _merge_interval(frame: pd.DataFrame) -> pd.DataFrame:

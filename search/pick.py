@@ -72,18 +72,31 @@ def _run_name(trial) -> str:
     return f"pick_{trial.config['candidate']}_s{trial.config['seed']}"
 
 
-def _retrain_all(sweep: Sweep, data, candidates, seeds, address, on_result) -> list[dict[str, Any]]:
+def _location(sweep: Sweep, storage: str | None) -> tuple[str, str]:
+    """Where the pick's Ray Tune runs live: `pick/` in the sweep folder, or a fresh folder under `--storage`."""
+    from search.cluster import experiment_location
+
+    if storage is None:
+        shutil.rmtree(sweep.path / PICK_DIR, ignore_errors=True)  # a previous pick's runs
+        return str(sweep.path), PICK_DIR
+    base, name = experiment_location(sweep.config, sweep.path, storage)
+    return base, f"{PICK_DIR}-{name}"
+
+
+def _retrain_all(sweep: Sweep, data, candidates, seeds, request: PickRequest) -> list[dict[str, Any]]:
     from search.cluster import init_ray
     from search.live import TrialCounter, attach
-    from search.trials import error_text
+    from search.trials import error_text, local_checkpoint
     from search.tuner import grid_tuner, trial_settings
 
-    cfg = sweep.config
-    init_ray(address, cfg)
-    shutil.rmtree(sweep.path / PICK_DIR, ignore_errors=True)  # a previous pick's runs
+    from search.results import read_record
+
+    cfg, on_result = sweep.config, request.on_result
+    location = _location(sweep, request.storage or (read_record(sweep.path) or {}).get("storage"))
+    init_ray(request.address, cfg)
     key = sweep.path / PICK_DIR
     tuner = grid_tuner(
-        cfg, _retrain, {"candidate": list(candidates), "seed": seeds}, (str(sweep.path), PICK_DIR),
+        cfg, _retrain, {"candidate": list(candidates), "seed": seeds}, location,
         [TrialCounter(key, len(candidates) * len(seeds))], _run_name,
         data=data.without_test(), candidates=candidates, settings=trial_settings(cfg),
     )
@@ -92,13 +105,14 @@ def _retrain_all(sweep: Sweep, data, candidates, seeds, address, on_result) -> l
     runs = []
     for result in results:
         conf = result.config or {}
+        run_id = f"{PICK_DIR}_{conf.get('candidate')}_s{conf.get('seed')}"
         row = trial_row(
             str(conf.get("candidate")),
             candidates.get(conf.get("candidate"), {}),
             result.metrics,
             max_epochs=cfg.train.max_epochs,
             error=error_text(result) if result.error else None,
-            checkpoint=result.checkpoint.path if result.checkpoint else None,
+            checkpoint=local_checkpoint(result.checkpoint, sweep.path, run_id),
         )
         runs.append({**row, "seed": int(conf.get("seed", -1))})
     return runs
@@ -174,6 +188,7 @@ class PickRequest:
     top_k: int | None = None
     repeats: int | None = None
     address: str | None = None
+    storage: str | None = None  # Ray Tune's storage for the retrains (a shared path or URI), as `run --storage`
     reuse_test: bool = False
     on_start: Callable[[int, int, list[int]], None] | None = None
     on_result: Callable[[int, int], None] | None = None
@@ -196,7 +211,7 @@ def run_pick(sweep: Sweep, data, request: PickRequest, command: str) -> PickOutc
     seeds = [cfg.search.seed + 1 + r for r in range(repeats)]
     if request.on_start:
         request.on_start(len(candidates), repeats, seeds)
-    runs = _retrain_all(sweep, data, candidates, seeds, request.address, request.on_result)
+    runs = _retrain_all(sweep, data, candidates, seeds, request)
     metric = cfg.search.metric
     table = _summarise(runs, ranked, metric, seeds)
     winner = table.iloc[0]
@@ -214,16 +229,19 @@ def run_pick(sweep: Sweep, data, request: PickRequest, command: str) -> PickOutc
 def pick(results_dir: str | Path, request: PickRequest) -> PickOutcome:
     """`hpsearch pick` on a finished sweep: `run_pick`, then the report (see the module docstring)."""
     from search.ledger import Ledger
+    from search.lock import SweepLock, check_free
     from search.report import write_report
     from trainable.quiet import quiet_tensorflow
 
     started = time.perf_counter()
     sweep = open_sweep(results_dir)
 
-    _counts(sweep, request.top_k, request.repeats)  # mistakes and a refused test scoring: before the data loads
+    check_free(sweep.path)  # a live sweep, mistakes and a refused test scoring: before anything loads
+    _counts(sweep, request.top_k, request.repeats)
     Ledger(sweep.path).allow_new(request.reuse_test)
-    data = sweep.data()
-    quiet_tensorflow()
-    outcome = run_pick(sweep, data, request, "pick")
-    write_report(sweep.path, data=data)
+    with SweepLock(sweep.path):
+        data = sweep.data()
+        quiet_tensorflow()
+        outcome = run_pick(sweep, data, request, "pick")
+        write_report(sweep.path, data=data)
     return dataclasses.replace(outcome, wall_seconds=time.perf_counter() - started)

@@ -65,9 +65,9 @@ def write_record(out: Path, record: dict[str, Any]) -> None:
     atomic_write_text(out / SWEEP_FILE, json.dumps(record, indent=2) + "\n")
 
 
-def start_record(out: Path, experiment: str, data: Dataset) -> None:
+def start_record(out: Path, experiment: str, data: Dataset, storage: str | None = None) -> None:
     write_record(out, {"experiment": experiment, "out_dir": str(out), "data_sha256": data.sha256,
-                        "folds_sha256": data.folds_sha256, "started": now(), "finished": None})
+                       "folds_sha256": data.folds_sha256, "storage": storage, "started": now(), "finished": None})
 
 
 def mark_finished(out: Path) -> None:

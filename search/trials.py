@@ -1,6 +1,8 @@
 """Ray Tune's trials and results -> leaderboard rows, on the driver.
 
-Contract: `row_of_trial(trial, max_epochs)` is a finished trial's row as Tune
+Contract: `local_checkpoint(checkpoint, out, id)` is a checkpoint's folder on this
+machine (copied into `out/checkpoints/<id>` from remote storage).
+`row_of_trial(trial, max_epochs)` is a finished trial's row as Tune
 calls back with it (while the sweep runs); `rows_of_results(results,
 max_epochs, out)` are the rows of a `ResultGrid` at the end (checkpoints on
 remote storage are copied into `out/checkpoints/<id>` first, so everything
@@ -18,7 +20,7 @@ from search.layout import CHECKPOINTS_DIR, trial_dirname
 from search.leaderboard import trial_row
 from trainable.checkpoint import STATE_FILE
 
-__all__ = ["error_text", "row_of_trial", "rows_of_results"]
+__all__ = ["error_text", "local_checkpoint", "row_of_trial", "rows_of_results"]
 
 _WORKER_DIED = "the trial's worker process died (killed, out of memory, or crashed)"
 
@@ -50,7 +52,7 @@ def row_of_trial(trial: Any, max_epochs: int, failed: bool = False) -> dict[str,
                      error=error_text(trial) if failed else None, checkpoint=getattr(checkpoint, "path", None))
 
 
-def _local_checkpoint(checkpoint, out: Path, trial_id: str) -> str | None:
+def local_checkpoint(checkpoint, out: Path, trial_id: str) -> str | None:
     """The checkpoint's folder on this machine: as is on a local or shared path;
     copied into `out/checkpoints/<trial>` from remote storage (s3://...)."""
     if checkpoint is None:
@@ -75,6 +77,6 @@ def rows_of_results(results, max_epochs: int, out: Path) -> list[dict[str, Any]]
             metrics,
             max_epochs=max_epochs,
             error=error_text(result) if result.error else None,
-            checkpoint=_local_checkpoint(result.checkpoint, out, trial_id),
+            checkpoint=local_checkpoint(result.checkpoint, out, trial_id),
         ))
     return rows

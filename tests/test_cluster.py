@@ -1,20 +1,18 @@
-"""A real two-node Ray cluster on this machine, started with `ray start`, and a
-sweep that joins it with `hpsearch run --address` and keeps Ray Tune's
-experiment on `--storage`.
+"""A real two-node Ray cluster on this machine, started with the README's own cluster recipe, and a
+sweep that joins it with `hpsearch run --address` and keeps Ray Tune's experiment on `--storage`.
 
-The nodes listen on loopback addresses only: 127.0.0.2 (head) and 127.0.0.3
-(worker). Not 127.0.0.1: Ray replaces that address with the machine's network
-address. Each node has 1 CPU, so two trials at once run one per node. The
-cluster gets its own `--temp-dir` (apart from the test session's local Ray) and
-its own token (RAY_AUTH_MODE=token), and is stopped, process by process, even
-when the test fails.
+The recipe's lines are read from README.md and run as they are, with HEAD_IP a loopback address, a free
+port for 6379, `uv run` as this environment's own programs, and, appended to `ray start`, the flags
+that keep two nodes on one machine apart (`--block`, one CPU each, their own `--temp-dir`, distinct
+loopback addresses: 127.0.0.2 (head) and 127.0.0.3 (worker); not 127.0.0.1, which Ray replaces with the
+machine's network address). The token lives in a HOME of the test's own. The cluster is stopped,
+process by process, even when the test fails.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -72,28 +70,64 @@ def _stop(procs: list[subprocess.Popen]) -> None:
                 pass
 
 
-@pytest.fixture
-def two_node_cluster():
-    """(address, env for drivers) of a running 2-node cluster, stopped afterwards."""
+def readme_recipe() -> dict[str, str]:
+    """The README's cluster lines, by what they do."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Run on a cluster", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    lines = [line.split("#")[0].strip() for line in block.splitlines()]
+    lines = [line for line in lines if line]
+
+    def one(test) -> str:
+        found = [line for line in lines if test(line)]
+        assert len(found) == 1, (found, block)
+        return found[0]
+
+    return {
+        "token": one(lambda line: line.startswith("export RAY_AUTH_MODE=token RAY_AUTH_TOKEN=$(")),
+        "head": one(lambda line: "ray start --head" in line),
+        "share": one(lambda line: line.startswith("echo ")),
+        "join": one(lambda line: "ray start --address=HEAD_IP" in line),
+        "run": one(lambda line: "hpsearch run --address HEAD_IP" in line),
+    }
+
+
+def _as_here(line: str, head: str, port: int) -> str:
+    """A README line for this machine: HEAD_IP and the port, and this environment's programs."""
     ray = str(Path(sys.executable).with_name("ray"))
+    return (line.replace("HEAD_IP", head).replace("6379", str(port)).replace("uv run ray ", f"{ray} ")
+            .replace("uv run hpsearch ", " ".join(HPSEARCH) + " "))
+
+
+@pytest.fixture
+def two_node_cluster(tmp_path):
+    """(address, the driver's environment, the recipe) of a running 2-node cluster, stopped afterwards."""
+    recipe = readme_recipe()
     temp = Path(tempfile.mkdtemp(prefix="hps-ray-", dir="/tmp"))  # short: Ray's unix sockets live in it
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
-    common = ["--block", "--num-cpus=1", f"--temp-dir={temp}", "--disable-usage-stats"]
+    home = tmp_path / "home"
+    home.mkdir()
+    base = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    base["HOME"] = str(home)
+    # step 1, the token: the README's line, and the line it prints for the other nodes
+    shared = subprocess.run(["bash", "-c", f"{_as_here(recipe['token'], HEAD_IP, port)} && {recipe['share']}"],
+                            env=base, capture_output=True, text=True, check=True, timeout=120).stdout.strip()
+    assert shared.startswith("export RAY_AUTH_MODE=token RAY_AUTH_TOKEN=") and (home / ".ray" / "auth_token").is_file()
+    env = dict(base)
+    env.update(dict(pair.split("=", 1) for pair in shared.removeprefix("export ").split()))
+    common = f" --block --num-cpus=1 --temp-dir={temp} --disable-usage-stats"
     nodes = [
-        ("head", ["--head", f"--port={port}", f"--node-ip-address={HEAD_IP}", "--include-dashboard=false",
-                  f"--ray-client-server-port={_free_port()}"]),
-        ("worker", [f"--address={HEAD_IP}:{port}", f"--node-ip-address={WORKER_IP}"]),
+        ("head", _as_here(recipe["head"], HEAD_IP, port) + common
+         + f" --node-ip-address={HEAD_IP} --include-dashboard=false --ray-client-server-port={_free_port()}"),
+        ("worker", _as_here(recipe["join"], HEAD_IP, port) + common + f" --node-ip-address={WORKER_IP}"),
     ]
     procs: list[subprocess.Popen] = []
     try:
-        for name, args in nodes:
+        for name, command in nodes:
             log = temp / f"{name}.log"
-            procs.append(subprocess.Popen([ray, "start", *args, *common], env=env, stdout=log.open("w"),
+            procs.append(subprocess.Popen(["bash", "-c", f"exec {command}"], env=env, stdout=log.open("w"),
                                           stderr=subprocess.STDOUT, start_new_session=True))
             _wait_for(log, "Ray runtime started", procs[-1])
-        yield f"{HEAD_IP}:{port}", env
+        yield f"{HEAD_IP}:{port}", env, recipe
     finally:
         _stop(procs)
         shutil.rmtree(temp, ignore_errors=True)
@@ -101,21 +135,21 @@ def two_node_cluster():
 
 @pytest.mark.slow
 def test_a_sweep_on_a_two_node_cluster_runs_trials_on_both_nodes(two_node_cluster, tmp_path):
-    address, env = two_node_cluster
+    address, env, recipe = two_node_cluster
     config = tmp_path / "cluster.yaml"
     config.write_text(yaml.safe_dump({
-        "search": {"trials": 4, "max_concurrent": 2,
+        "search": {"trials": 4, "max_concurrent": 2, "cv": {"folds": 0},
                    "early_stopping": {"enabled": False, "grace_period": 1, "reduction_factor": 2}},
         "train": {"max_epochs": 1},
-        "export": {"n_boot": 100},
+        "export": {"n_boot": 100, "baselines": []},
     }))
     results, shared = tmp_path / "results", tmp_path / "shared"
-    run = subprocess.run(
-        [*HPSEARCH, "run", str(config), "--name", "cluster", "--results-dir", str(results),
-         "--address", address, "--storage", str(shared)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    host, port = address.split(":")
+    # step 3: the README's driver line as it is, then this test's own config, name and folders
+    run = _as_here(recipe["run"], host, int(port)).replace("/shared/hpsearch", str(shared))
+    run += f" {config} --name cluster --results-dir {results}"
+    done = subprocess.run(["bash", "-c", run], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
     out = results / "cluster"
     board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "node": str})
     assert len(board) == 4 and set(board["status"]) == {"completed"}
@@ -136,3 +170,4 @@ def test_the_cluster_launcher_file_is_valid_for_ray_up():
     validate_config(prepare_config(config))  # what `ray up` checks before it touches a machine
     commands = " ".join(config["head_start_ray_commands"] + config["worker_start_ray_commands"])
     assert "ray start --head --port=6379" in commands and "ray start --address=$RAY_HEAD_IP:6379" in commands
+    assert commands.count("RAY_AUTH_MODE=token") == 2 and config["file_mounts"]["~/.ray/auth_token"]  # the token

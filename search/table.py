@@ -1,0 +1,107 @@
+"""Tables for people: a leaderboard that fits the terminal, with whole values only.
+
+Contract: `fit_table(frame, metric, width, title, wide)` returns `(text,
+hidden)`: a rich table of `frame` no wider than `width` columns, showing
+whole columns in priority order (`priority(metric)`: rank, trial, the ranking
+metric and its interval, tied, epochs, status, then the hyperparameters, then
+the rest) as long as they fit, and the names of those that did not (`wide`
+shows them all, however wide). A value is never cut: numbers are rounded for
+reading (4 significant digits; whole numbers stay whole, `units` is text),
+and each pair of `<x>_lo`/`<x>_hi` columns is one `[lo, hi]` column.
+`hidden_note(hidden, width)` is what to print under such a table.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from search.space import BRIEF, HYPERPARAMETERS
+
+__all__ = ["fit_table", "hidden_note", "priority"]
+
+_INTERVALS = {"val_auroc_ci95": "val_auroc 95% CI", "delta_ci95": "vs best 95% CI"}
+
+
+def priority(metric: str | None) -> list[str]:
+    """Columns in the order they earn their place on a narrow screen."""
+    ranking = [metric, "delta_ci95" if metric == "val_loss" or metric == "val_accuracy" else "val_auroc_ci95"]
+    if metric is None:
+        ranking = ["val_loss", "delta_ci95"]
+    rest = ["val_auroc", "val_auroc_ci95", "val_loss", "delta_ci95", "val_accuracy"]
+    front = ["rank", "trial_id", *ranking, "tied_with_best", "epochs", "status"]
+    return list(dict.fromkeys(front + [*BRIEF, *HYPERPARAMETERS] + rest))
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.4g}"
+    return str(value)
+
+
+def _columns(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """Column name -> formatted cells, interval pairs merged."""
+    out: dict[str, list[str]] = {}
+    for name in frame.columns:
+        if name.endswith("_hi") and name[:-3] + "_lo" in frame.columns:
+            continue
+        if name.endswith("_lo") and name[:-3] + "_hi" in frame.columns:
+            base = name[:-3]
+            out[base] = ["" if pd.isna(a) or pd.isna(b) else f"[{a:.3g}, {b:.3g}]"
+                         for a, b in zip(frame[name], frame[base + "_hi"])]
+        else:
+            out[name] = [_cell(v) for v in frame[name]]
+    return out
+
+
+def _header(name: str) -> str:
+    return _INTERVALS.get(name, {"tied_with_best": "tied", "trial_id": "trial"}.get(name, name))
+
+
+def _render(cells: dict[str, list[str]], names: list[str], title: str, width: int) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None)
+    for name in names:
+        numeric = all(c.replace(".", "", 1).replace("-", "", 1).replace("e", "", 1).isdigit() or not c
+                      for c in cells[name])
+        size = max([len(_header(name)), *map(len, cells[name])])
+        table.add_column(_header(name), justify="right" if numeric else "left", no_wrap=True, min_width=size)
+    for i in range(len(next(iter(cells.values()), []))):
+        table.add_row(*(cells[name][i] for name in names))
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=False).print(table)
+    return buffer.getvalue()
+
+
+def fit_table(frame: pd.DataFrame, metric: str | None, width: int, title: str = "",
+              wide: bool = False) -> tuple[str, list[str]]:
+    cells = _columns(frame)
+    order = [c for c in priority(metric) if c in cells] + [c for c in cells if c not in priority(metric)]
+    shown, hidden, used = [], [], 1  # the table's left border
+    for name in order:
+        need = max([len(_header(name)), *map(len, cells[name])]) + 3  # padding and a border
+        if wide or used + need <= width:
+            shown.append(name)
+            used += need
+        else:
+            hidden.append(name)
+    return _render(cells, shown, title, max(width, used) if wide else width), hidden
+
+
+def hidden_note(hidden: list[str], width: int) -> str:
+    """The columns left out, wrapped to `width`."""
+    import textwrap
+
+    text = (f"not shown, too wide for this terminal: {', '.join(_header(h) for h in hidden)} "
+            "(see them with --wide, or --format csv|json|markdown)")
+    return "\n".join(textwrap.wrap(text, width=max(width, 20), break_on_hyphens=False))
