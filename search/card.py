@@ -7,9 +7,11 @@ per name of `search.space.HYPERPARAMETERS`, `units` as a list of widths),
 metrics at the threshold on the validation split), `threshold` (the operating
 threshold, chosen on validation), `test` (the one test-split scoring),
 `data` (source, sha256, split sizes, schema, classes), `inputs`, `outputs`,
-`versions`, and any `extra` keys (e.g. `pick`). `card_markdown(card)` renders
-it for people (`model_card.md`); `performance_rows(card)` and
-`validated_on(card)` are the text the report shows too. Imports nothing heavy.
+`versions`, and any `extra` keys (e.g. `pick`; `objectives`, `pareto_rank` and
+`constraints` for a multi-objective or constrained sweep: `search.export`).
+`card_markdown(card)` renders it for people (`model_card.md`);
+`performance_rows(card)` and `validated_on(card)` are the text the report
+shows too. Imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -288,8 +290,29 @@ def _pick(card: dict[str, Any]) -> list[str]:
     ]
 
 
+def _objectives(card: dict[str, Any]) -> list[str]:
+    """A multi-objective or constrained sweep's record: every objective's value, the front, the floors."""
+    objectives, constraints = card.get("objectives") or [], card.get("constraints") or {}
+    if not (objectives or constraints):
+        return []
+    lines = ["## Objectives", ""]
+    if objectives:
+        front = card.get("pareto_rank")
+        lines += [f"The search traded off {len(objectives)} objectives; this trial is on Pareto front "
+                  f"{front if front is not None else '-'} (1: no trial is at least as good on every objective "
+                  "and better on one). Validation values, optimistic for a trial chosen on them:", "",
+                  "| objective | direction | value |", "|---|---|---|"]
+        lines += [f"| {o['metric']} | {o['mode']} | {number(o.get('value'), 4)} |" for o in objectives]
+        lines.append("")
+    for key, c in constraints.items():
+        lines.append(f"Constraint `{key}` >= {c['bound']} at the validation-chosen threshold: validation value "
+                     f"{number(c.get('value'), 3)}.")
+    return lines + [""]
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     """The model card as Markdown, for people (the JSON is for programs)."""
     versions_line = ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items())
-    sections = (_intro, _model, _data, _threshold, _performance, _confusion, _baselines, _decision, _subgroups, _pick)
+    sections = (_intro, _model, _data, _threshold, _performance, _confusion, _baselines, _decision, _subgroups, _pick,
+                _objectives)
     return "\n".join([line for section in sections for line in section(card)] + ["## Versions", "", versions_line, ""])

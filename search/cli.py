@@ -144,7 +144,7 @@ def leaderboard(
     """Show a sweep's leaderboard (while it runs: the trials finished so far)."""
     from search.layout import CONFIG_FILE
     from search.leaderboard import VIEW, read_leaderboard, render
-    from trainable.metrics import METRIC_MODES
+    from search.objectives import OBJECTIVE_MODES
 
     if format not in ("table", "csv", "json", "markdown"):
         raise HpsearchError(f"--format must be one of table, csv, json, markdown; got {format!r}")
@@ -152,7 +152,7 @@ def leaderboard(
     if sort:
         if sort not in frame.columns:
             raise HpsearchError(f"--sort: no column {sort!r}; columns are: {', '.join(frame.columns)}")
-        ascending = sort in ("rank", "train_seconds", "n_params") or METRIC_MODES.get(sort) == "min"
+        ascending = sort in ("rank", "pareto_rank", "train_seconds") or OBJECTIVE_MODES.get(sort) == "min"
         frame = frame.sort_values(sort, ascending=ascending, na_position="last", kind="stable")
     if top is not None:
         if top < 1:

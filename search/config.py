@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from search.objectives import OBJECTIVE_MODES, Ranking
 from trainable.data import Dataset, load_dataset
 from trainable.errors import HpsearchError
 from trainable.metrics import METRIC_MODES
@@ -158,9 +159,29 @@ class CVConfig(_Model):
         raise ValueError(f"must be auto, 0 (one validation split) or >= 2, got {value!r}")
 
 
+class Objective(_Model):
+    metric: Literal[tuple(OBJECTIVE_MODES)]  # type: ignore[valid-type]
+    mode: Literal["min", "max"]
+
+    @model_validator(mode="after")
+    def _direction(self) -> Objective:
+        if self.mode != OBJECTIVE_MODES[self.metric]:
+            raise ValueError(f"{self.metric} is optimised with mode {OBJECTIVE_MODES[self.metric]}, got {self.mode}")
+        return self
+
+
+class Constraints(_Model):
+    min_sensitivity: float | None = Field(default=None, gt=0, le=1)
+    min_specificity: float | None = Field(default=None, gt=0, le=1)
+
+
 class SearchConfig(_Model):
     trials: int = Field(ge=1)
     metric: Metric
+    # several objectives (a Pareto front); when set, they replace `metric`
+    objectives: list[Objective] | None = Field(default=None, min_length=2)
+    sampler: Literal["tpe", "nsga2"] = "tpe"
+    constraints: Constraints | None = None
     seed: int
     max_concurrent: int | None = Field(ge=1)
     time_budget_s: float | None = Field(gt=0)
@@ -180,9 +201,33 @@ class SearchConfig(_Model):
                 raise ValueError(f"enqueue[{i}] has unknown hyperparameter(s) {', '.join(unknown)}")
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _objectives_replace_metric(cls, values: Any) -> Any:
+        """With `objectives`, the best epoch is chosen by the first validation objective (else val_loss)."""
+        objectives = values.get("objectives") if isinstance(values, dict) else None
+        if isinstance(objectives, list) and len(objectives) >= 2:
+            named = [o.get("metric") for o in objectives if isinstance(o, dict)]
+            values = {**values, "metric": next((m for m in named if m in METRIC_MODES), "val_loss")}
+        return values
+
+    @model_validator(mode="after")
+    def _distinct_objectives(self) -> SearchConfig:
+        named = [o.metric for o in self.objectives or []]
+        if len(set(named)) != len(named):
+            raise ValueError(f"objectives must name distinct metrics, got {', '.join(named)}")
+        return self
+
     @property
     def mode(self) -> str:
         return METRIC_MODES[self.metric]
+
+    @property
+    def ranking(self) -> Ranking:
+        """What the leaderboard ranks by (`search.objectives`)."""
+        bounds = {k: v for k, v in (self.constraints.model_dump() if self.constraints else {}).items()
+                  if v is not None}
+        return Ranking(self.metric, tuple((o.metric, o.mode) for o in self.objectives or []), bounds)
 
 
 class TrainConfig(_Model):

@@ -44,6 +44,7 @@ from search.layout import BEST_DIR, CONFIG_FILE, LEADERBOARD_FILE, TIMINGS_FILE,
 from search.leaderboard import COLUMNS, build_leaderboard, ranked, read_leaderboard, write_leaderboard
 from search.lock import SweepLock, check_free
 from trainable.data import Dataset
+from trainable.errors import HpsearchError
 from trainable.quiet import quiet_tensorflow
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ def run_sweep(
     quiet_tensorflow()
     started = time.perf_counter()
     data = cfg.load_data()  # every data mistake surfaces here, before any file is written
+    if cfg.search.constraints and data.n_classes != 2:
+        raise HpsearchError(f"search.constraints: a sensitivity or specificity floor needs a binary outcome, "
+                            f"got {data.n_classes} classes in {cfg.data.target or cfg.data.source}")
     out = cfg.out_dir
     location = experiment_location(cfg, out, storage)
     check_address(address)
@@ -98,7 +102,7 @@ def run_sweep(
             from search.live import LiveLeaderboard
             from search.tuner import make_tuner
 
-            live = LiveLeaderboard(out, cfg.search.metric, cfg.train.max_epochs, cfg.search.trials)
+            live = LiveLeaderboard(out, cfg.search.metric, cfg.train.max_epochs, cfg.search.trials, cfg.search.ranking)
             return make_tuner(cfg, data, out, [live, *([tracking.callback()] if tracking else [])], location)
 
         return _drive(cfg, data, address, new_tuner, on_update, started, ("run", tracking))
@@ -250,7 +254,7 @@ def _finish(cfg: Config, data: Dataset, results, started: float, marks: dict[str
 
     out = cfg.out_dir
     rows = rows_of_results(results, cfg.train.max_epochs, out)
-    board = build_leaderboard(rows, cfg.search.metric)
+    board = build_leaderboard(rows, cfg.search.metric, cfg.search.ranking)
     write_leaderboard(board, out / LEADERBOARD_FILE)
     marks["leaderboard_end"] = time.time()
     board = validation_intervals(board, data, cfg.export, cfg.search.metric, out)

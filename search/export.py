@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import pandas as pd
 
 from search.card import build_card, card_markdown
 from search.config import Config
 from search.evaluation import evaluate
 from search.layout import CARD_FILE, CARD_MD_FILE, MODEL_FILE, PREDICTIONS_FILE, replace_folder
 from search.ledger import Ledger, model_key, weights_fingerprint
+from search.objectives import CONSTRAINT_METRICS
 from search.results import open_sweep
 from trainable.errors import HpsearchError
 from trainable.metrics import VALIDATION_METRICS, choose_threshold, clinical_metrics
@@ -91,6 +93,23 @@ def _test_scoring(data, proba, threshold: dict, cfg: Config, key: dict, scoring:
     return {**test, "scorings": scoring.ledger.count()}, baselines
 
 
+def _objectives(row: pd.Series, cfg: Config) -> dict[str, Any]:
+    """The card's record of a multi-objective or constrained sweep: every objective's value for this trial
+    (its validation numbers: optimistic for a trial chosen on them), its Pareto rank, the constraints."""
+    ranking = cfg.search.ranking
+    if not (ranking.multi or ranking.constraints):
+        return {}
+
+    def value(name: str) -> float | None:
+        v = row.get(name)
+        return None if v is None or pd.isna(v) else float(v)
+
+    return {"objectives": [{"metric": m, "mode": mode, "value": value(m)} for m, mode in ranking.objectives],
+            "pareto_rank": None if value("pareto_rank") is None else int(value("pareto_rank")),
+            "constraints": {k: {"bound": b, "value": value(CONSTRAINT_METRICS[k])}
+                            for k, b in ranking.constraints.items()}}
+
+
 def export_model(
     row: Mapping[str, Any],
     checkpoint: str | Path,
@@ -132,7 +151,7 @@ def export_model(
         threshold=threshold,
         test=test,
         data=data,
-        extra={"baselines": baselines, "class_weight": cfg.train.class_weight, **(extra or {})},
+        extra={"baselines": baselines, "class_weight": cfg.train.class_weight, **_objectives(row, cfg), **(extra or {})},
     )
 
     def fill(folder: Path) -> None:

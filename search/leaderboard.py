@@ -2,7 +2,8 @@
 
 Contract: `Status` names a trial's statuses (`RANKED` are those with
 metrics); `trial_row(...)` turns one trial's last reported metrics and sampled
-hyperparameters into a flat row; `build_leaderboard(rows, metric)` ranks them
+hyperparameters into a flat row; `build_leaderboard(rows, metric, ranking)` ranks them
+(several objectives: by Pareto front, then the first; `search.objectives`)
 (best first by the trial's best epoch, ties broken as epochs are:
 `trainable.metrics.tiebreak`; errored and diverged trials last, never ranked
 best); `ranked(board)` keeps the rows with a model to export, best first;
@@ -15,10 +16,12 @@ trial's paired difference from the best trial in the ranking metric, and
 `tied_with_best` (that interval holds 0; see `search.intervals`). Imports
 pandas only: safe on the CLI path.
 
-Columns: `rank, trial_id, status, val_auroc, val_auroc_ci95_lo,
-val_auroc_ci95_hi, tied_with_best, delta_ci95_lo, delta_ci95_hi,
-val_accuracy, val_loss, epochs, best_epoch, train_seconds, n_params, node,
-error`, then one column per hyperparameter
+Columns: `rank, pareto_rank` (several objectives only: 1 for the
+non-dominated front, 2 for the next...), `trial_id, status, val_auroc,
+val_auroc_ci95_lo, val_auroc_ci95_hi, tied_with_best, delta_ci95_lo,
+delta_ci95_hi, val_accuracy, val_loss, val_sensitivity, val_specificity` (at
+the validation-chosen threshold, under `search.constraints` only), `epochs,
+best_epoch, train_seconds, n_params, latency_ms, node, error`, then one column per hyperparameter
 (`search.space.HYPERPARAMETERS`), then `checkpoint` (the trial's best-epoch
 checkpoint directory). The interval columns are computed at the end of a
 sweep (`search.intervals`); while a sweep runs they are empty.
@@ -37,6 +40,7 @@ import pandas as pd
 from search.layout import LEADERBOARD_FILE, atomic_write
 from search.space import BRIEF, HYPERPARAMETERS, describe
 from trainable.errors import HpsearchError
+from search.objectives import CONSTRAINT_METRICS, Ranking, pareto_ranks, shortfall
 from trainable.metrics import METRIC_MODES, VALIDATION_METRICS, tiebreak
 
 __all__ = [
@@ -53,13 +57,15 @@ class Status:
     DIVERGED = "diverged"  # a non-finite loss: no metrics
     ERROR = "error"  # failed and out of retries
     PENDING = "pending"  # no epoch reported
+    INFEASIBLE = "infeasible"  # has a model, but misses `search.constraints`: never exported by default
     RANKED = (COMPLETED, STOPPED)
 
 
 TIE_COLUMNS = ["val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best", "delta_ci95_lo", "delta_ci95_hi"]
 COLUMNS = [
-    "rank", "trial_id", "status", "val_auroc", *TIE_COLUMNS, "val_accuracy", "val_loss", "epochs", "best_epoch",
-    "train_seconds", "n_params", "node", "error", *HYPERPARAMETERS, "checkpoint",
+    "rank", "pareto_rank", "trial_id", "status", "val_auroc", *TIE_COLUMNS, "val_accuracy", "val_loss",
+    "val_sensitivity", "val_specificity", "epochs", "best_epoch", "train_seconds", "n_params", "latency_ms", "node",
+    "error", *HYPERPARAMETERS, "checkpoint",
 ]
 VIEW = ["rank", "trial_id", "status", "val_loss", "delta_ci95_lo", "delta_ci95_hi", "tied_with_best", "val_auroc",
         "val_auroc_ci95_lo", "val_auroc_ci95_hi", "epochs", *BRIEF]
@@ -93,11 +99,12 @@ def trial_row(
     return {
         "trial_id": trial_id,
         "status": status,
-        **{m: metrics.get(f"best_{m}") if ranks else None for m in VALIDATION_METRICS},
+        **{m: metrics.get(f"best_{m}") if ranks else None for m in (*VALIDATION_METRICS, *CONSTRAINT_METRICS.values())},
         "epochs": int(metrics.get("epoch", 0) or 0),
         "best_epoch": metrics.get("best_epoch"),
         "train_seconds": round(float(metrics.get("train_seconds", 0.0) or 0.0), 2),
         "n_params": metrics.get("n_params"),
+        "latency_ms": metrics.get("latency_ms"),
         "node": metrics.get("node"),
         "error": (error or "").strip().splitlines()[-1][:300] if error else None,
         **hp,
@@ -106,17 +113,34 @@ def trial_row(
     }
 
 
-def build_leaderboard(rows: list[dict[str, Any]], metric: str) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "rank"])
+def build_leaderboard(rows: list[dict[str, Any]], metric: str, ranking: Ranking | None = None) -> pd.DataFrame:
+    """Rank by `metric` (ties by `tiebreak`), or, for several objectives (`ranking`), by `pareto_rank`
+    then the first objective; trials missing `ranking.constraints` become `infeasible`, ranked after."""
+    frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("rank", "pareto_rank")])
+    frame.insert(0, "pareto_rank", np.nan)
+    if ranking is not None and ranking.constraints:
+        misses = frame.apply(lambda r: r["status"] in Status.RANKED and shortfall(r, ranking.constraints) > 0, axis=1)
+        frame.loc[misses.astype(bool), "status"] = Status.INFEASIBLE
     other = tiebreak(metric)
-    frame = frame.sort_values(
-        [metric, other, "trial_id"],
-        ascending=[METRIC_MODES[metric] == "min", METRIC_MODES[other] == "min", True],
-        na_position="last",
-        kind="stable",
-    ).reset_index(drop=True)
+    keys, ascending = [metric, other, "trial_id"], [METRIC_MODES[metric] == "min", METRIC_MODES[other] == "min", True]
+    if ranking is not None and ranking.multi:
+        first, mode = ranking.objectives[0]
+        _pareto(frame, ranking)
+        keys, ascending = ["pareto_rank", first, *keys], [True, mode == "min", *ascending]
+    keys, ascending = ["_order", *keys], [True, *ascending]
+    frame["_order"] = (~frame["status"].isin(Status.RANKED)).astype(int)  # feasible models first
+    frame = frame.sort_values(keys, ascending=ascending, na_position="last", kind="stable").reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame
+    return frame.drop(columns="_order")
+
+
+def _pareto(frame: pd.DataFrame, ranking: Ranking) -> None:
+    """`pareto_rank` of the ranked (feasible) trials with every objective measured; the others stay empty."""
+    names = [m for m, _ in ranking.objectives]
+    values = frame[names].apply(pd.to_numeric, errors="coerce")
+    rankable = frame["status"].isin(Status.RANKED) & values.notna().all(axis=1)
+    if rankable.any():
+        frame.loc[rankable, "pareto_rank"] = pareto_ranks(values[rankable].to_numpy(), [m for _, m in ranking.objectives])
 
 
 def ranked(board: pd.DataFrame) -> pd.DataFrame:

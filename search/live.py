@@ -9,7 +9,7 @@ Ctrl-C (SIGINT) still goes to Ray Tune, which stops the trials in flight and
 saves its state; the watch records it (`Watch.interrupted`), and on leaving
 `attach` the SIGINT handler of before `fit` is back in place.
 - `TrialCounter(key, total)` counts finished trials (`hpsearch pick`).
-- `LiveLeaderboard(out, metric, max_epochs, total)` also rewrites
+- `LiveLeaderboard(out, metric, max_epochs, total, ranking)` also rewrites
   `<out>/leaderboard.csv` atomically as trials finish: at once after a quiet
   spell, else at most once a second (a rewrite costs O(trials): at every
   trial, O(trials^2) for a sweep), and always when the experiment ends or is
@@ -34,6 +34,7 @@ from ray.tune import Callback
 
 from search.layout import LEADERBOARD_FILE
 from search.leaderboard import build_leaderboard, write_leaderboard
+from search.objectives import Ranking
 from search.trials import row_of_trial
 from trainable.metrics import better
 
@@ -110,15 +111,15 @@ class TrialCounter(Callback):
 
 
 class LiveLeaderboard(TrialCounter):
-    def __init__(self, out: Path, metric: str, max_epochs: int, total: int) -> None:
+    def __init__(self, out: Path, metric: str, max_epochs: int, total: int, ranking: Ranking | None = None) -> None:
         super().__init__(out, total)
-        self.out, self.metric, self.max_epochs = Path(out), metric, max_epochs
+        self.out, self.metric, self.max_epochs, self.ranking = Path(out), metric, max_epochs, ranking
         self.rows: dict[str, dict[str, Any]] = {}
         self.written_at = 0.0  # monotonic time of the last rewrite
         self.unwritten = False
 
     def __setstate__(self, state: dict[str, Any]) -> None:  # a callback pickled before these fields existed
-        self.__dict__.update({"written_at": 0.0, "unwritten": False, **state})
+        self.__dict__.update({"written_at": 0.0, "unwritten": False, "ranking": None, **state})
 
     def get_state(self) -> dict[str, Any]:
         return {"rows": dict(self.rows), "best": self.best}
@@ -139,7 +140,7 @@ class LiveLeaderboard(TrialCounter):
             self._write()
 
     def _write(self) -> None:
-        write_leaderboard(build_leaderboard(list(self.rows.values()), self.metric), self.out / LEADERBOARD_FILE)
+        write_leaderboard(build_leaderboard(list(self.rows.values()), self.metric, self.ranking), self.out / LEADERBOARD_FILE)
         self.written_at, self.unwritten = time.monotonic(), False
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:

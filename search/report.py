@@ -8,6 +8,7 @@ report of a sweep that is still running shows what has finished):
 - the exported model (`best/`, `search.model_report`): the one test scoring
   as its card recorded it (clinical metrics, ROC and calibration, baselines,
   decision curve, subgroups);
+- for several objectives, the Pareto front (`search.pareto_report`);
 - the leaderboard's top trials, with validation AUROC 95% intervals and ties;
 - the robust pick (`pick.csv`), if `hpsearch pick` ran;
 - optimisation history, parallel coordinates and hyperparameter importance
@@ -33,6 +34,7 @@ from search.formatting import number
 from search.layout import PICK_FILE, REPORT_FILE, STUDY_FILE, TUNE_RESULT_FILE, atomic_write_text, study_url
 from search.model_report import model_section
 from search.page import STYLE, esc, figure, note, num, table
+from search.pareto_report import pareto_section
 from search.results import Sweep, open_sweep
 from search.space import BRIEF
 
@@ -67,7 +69,8 @@ def _leaderboard_section(sweep: Sweep) -> str:
                      esc(_interval(r, "val_auroc_ci95", 3)), r["epochs"], *(num(r[h], 5) for h in BRIEF)])
     header = ["rank", "trial", "status", "val loss", f"{metric} minus best's (95% CI)", "tied with best",
               "val AUROC", "95% CI", "epochs", *(h.replace("_", " ") for h in BRIEF)]
-    text = f"<h2>Leaderboard (top {len(shown)} of {len(board)} trials, ranked by {esc(metric)})</h2>"
+    text = (f"<h2>Leaderboard (top {len(shown)} of {len(board)} trials, ranked by "
+            f"{esc(sweep.config.search.ranking.describe())})</h2>")
     tied_col = board.get("tied_with_best")
     if tied_col is not None and tied_col.notna().any():
         n_tied = int((tied_col.astype(str) == "True").sum())
@@ -116,10 +119,16 @@ def _optuna_section(sweep: Sweep) -> str:
     if not complete:
         return "".join(parts) + note("No completed trial in study.db yet.")
     metric = sweep.config.search.metric
+    target = None
+    if sweep.config.search.objectives:  # several objectives: these plots show the first
+        metric = sweep.config.search.objectives[0].metric
+
+        def target(t):
+            return t.values[0]
     plots = [
-        ("Optimisation history", lambda: vis.plot_optimization_history(study, target_name=metric)),
-        ("Parallel coordinates", lambda: vis.plot_parallel_coordinate(study, target_name=metric)),
-        ("Hyperparameter importance", lambda: vis.plot_param_importances(study, target_name=metric)),
+        ("Optimisation history", lambda: vis.plot_optimization_history(study, target=target, target_name=metric)),
+        ("Parallel coordinates", lambda: vis.plot_parallel_coordinate(study, target=target, target_name=metric)),
+        ("Hyperparameter importance", lambda: vis.plot_param_importances(study, target=target, target_name=metric)),
     ]
     for title, make in plots:
         try:
@@ -176,10 +185,11 @@ def write_report(results_dir: str | Path, *, data=None) -> Path:
     cfg = sweep.config
     body = [
         f"<h1>hpsearch report: {esc(cfg.name)}</h1>",
-        f"<p class=meta>{esc(cfg.data.source)}; {len(sweep.board)} trials ranked by {esc(cfg.search.metric)} "
+        f"<p class=meta>{esc(cfg.data.source)}; {len(sweep.board)} trials ranked by {esc(cfg.search.ranking.describe())} "
         f"on the validation rows; written {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. "
         f"Folder: {esc(sweep.path)}</p>",
         model_section(sweep, data),
+        pareto_section(sweep),
         _leaderboard_section(sweep),
         _pick_section(sweep),
         _learning_curves(sweep),

@@ -187,7 +187,7 @@ class Sweep:
             known = ", ".join(map(str, self.board["trial_id"].head(12)))
             raise HpsearchError(f"--trial: no trial {trial_id!r} in {self.path / LEADERBOARD_FILE}; trials are: {known}")
         row = rows.iloc[0]
-        if row["status"] not in Status.RANKED or pd.isna(row["checkpoint"]):
+        if row["status"] not in (*Status.RANKED, Status.INFEASIBLE) or pd.isna(row["checkpoint"]):  # infeasible: on request
             raise HpsearchError(f"--trial {wanted}: the trial has no model to export (status {row['status']})")
         return row
 

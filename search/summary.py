@@ -75,8 +75,9 @@ def print_top(console, board, metric: str | None, title: str) -> None:
         console.print(render(top, "table", metric=metric, title=title, width=console.width), end="", soft_wrap=True)
         return
     console.print(title + ":", soft_wrap=True)
+    pareto = "pareto_rank" in top.columns and top["pareto_rank"].notna().any()
     for _, row in top.iterrows():
-        shown = [c for c in priority(metric)[2:6] if c in row.index and not str(row[c]) in ("", "nan")]
+        shown = [c for c in priority(metric, pareto)[2:6] if c in row.index and not str(row[c]) in ("", "nan")]
         console.print(f"  #{row['rank']} {row['trial_id']} {row['status']} "
                       + " ".join(f"{c} {row[c]:.4g}" if isinstance(row[c], float) else f"{c} {row[c]}" for c in shown),
                       soft_wrap=True)

@@ -24,14 +24,18 @@ from search.space import BRIEF, HYPERPARAMETERS
 
 __all__ = ["fit_table", "hidden_note", "priority"]
 
+_OPTIONAL = ("pareto_rank", "val_sensitivity", "val_specificity", "latency_ms")
 _INTERVALS = {"val_auroc_ci95": "val_auroc 95% CI", "delta_ci95": "vs best 95% CI"}
 
 
-def priority(metric: str | None) -> list[str]:
-    """Columns in the order they earn their place on a narrow screen."""
+def priority(metric: str | None, pareto: bool = False) -> list[str]:
+    """Columns in the order they earn their place on a narrow screen; `pareto`: a multi-objective
+    leaderboard, whose front (`pareto_rank`) and measured costs come right after the rank."""
     ranking = [metric, "delta_ci95" if metric == "val_loss" or metric == "val_accuracy" else "val_auroc_ci95"]
     if metric is None:
         ranking = ["val_loss", "delta_ci95"]
+    if pareto:
+        ranking = ["pareto_rank", "trial_id", metric or "val_loss", "n_params", "latency_ms", "val_auroc"]
     rest = ["val_auroc", "val_auroc_ci95", "val_loss", "delta_ci95", "val_accuracy"]
     front = ["rank", "trial_id", *ranking, "tied_with_best", "epochs", "status"]
     return list(dict.fromkeys(front + [*BRIEF, *HYPERPARAMETERS] + rest))
@@ -48,9 +52,15 @@ def _cell(value: Any) -> str:
 
 
 def _columns(frame: pd.DataFrame) -> dict[str, list[str]]:
-    """Column name -> formatted cells, interval pairs merged."""
+    """Column name -> formatted cells, interval pairs merged; the front marked in `pareto_rank`; the
+    columns only some sweeps fill (`_OPTIONAL`) left out when empty."""
     out: dict[str, list[str]] = {}
     for name in frame.columns:
+        if name in _OPTIONAL and frame[name].isna().all():
+            continue
+        if name == "pareto_rank":
+            out[name] = ["" if pd.isna(v) else ("front" if v == 1 else str(int(v))) for v in frame[name]]
+            continue
         if name.endswith("_hi") and name[:-3] + "_lo" in frame.columns:
             continue
         if name.endswith("_lo") and name[:-3] + "_hi" in frame.columns:
@@ -86,7 +96,8 @@ def _render(cells: dict[str, list[str]], names: list[str], title: str, width: in
 def fit_table(frame: pd.DataFrame, metric: str | None, width: int, title: str = "",
               wide: bool = False) -> tuple[str, list[str]]:
     cells = _columns(frame)
-    order = [c for c in priority(metric) if c in cells] + [c for c in cells if c not in priority(metric)]
+    first = priority(metric, pareto="pareto_rank" in cells)
+    order = [c for c in first if c in cells] + [c for c in cells if c not in first]
     shown, hidden, used = [], [], 1  # the table's left border
     for name in order:
         need = max([len(_header(name)), *map(len, cells[name])]) + 3  # padding and a border

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from search.cluster import concurrency
 from search.config import Config
 from search.layout import CONFIG_FILE, TUNER_FILE, study_url, trial_dirname
+from search.objectives import reported
 from trainable.data import Dataset
 from trainable.errors import HpsearchError
 from trainable.faults import FAULT_ENV
@@ -59,6 +60,7 @@ def trial_settings(cfg: Config) -> TrialSettings:
         class_weight=cfg.train.class_weight,
         checkpoint_epochs=_checkpoint_epochs(cfg),
         fault=os.environ.get(FAULT_ENV) or None,
+        operating_point=(cfg.export.threshold, cfg.export.target_sensitivity) if cfg.search.constraints else None,
     )
 
 
@@ -99,6 +101,23 @@ def _study_storage(out: Path):
     return storage
 
 
+def _targets(cfg: Config) -> tuple[list[str], list[str]]:
+    """The reported keys the search optimises, and their modes: the objectives, or the one metric."""
+    ranking = cfg.search.ranking
+    pairs = ranking.objectives or ((ranking.metric, cfg.search.mode),)
+    return [reported(m) for m, _ in pairs], [mode for _, mode in pairs]
+
+
+def _sampler(cfg: Config):
+    """Seeded TPE (multi-objective when there are several objectives) or NSGA-II; both read each trial's
+    constraint, set as it is told (`search._searcher`)."""
+    import optuna
+
+    if cfg.search.objectives and cfg.search.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=cfg.search.seed)
+    return optuna.samplers.TPESampler(seed=cfg.search.seed, n_startup_trials=min(10, cfg.search.trials))
+
+
 def _searcher(cfg: Config, out: Path):
     import optuna
 
@@ -107,24 +126,30 @@ def _searcher(cfg: Config, out: Path):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     first = ([seed_point(cfg.space)] if cfg.search.seed_trial else []) + list(cfg.search.enqueue)
+    metrics, modes = _targets(cfg)
     return FinalScoreOptunaSearch(
         define_by_run(cfg.space),
-        metric=f"best_{cfg.search.metric}",
-        mode=cfg.search.mode,
+        metric=metrics if len(metrics) > 1 else metrics[0],
+        mode=modes if len(modes) > 1 else modes[0],
         points_to_evaluate=first or None,
-        sampler=optuna.samplers.TPESampler(seed=cfg.search.seed, n_startup_trials=min(10, cfg.search.trials)),
+        sampler=_sampler(cfg),
         study_name=cfg.name,
         storage=_study_storage(out),
+        constraints=dict(cfg.search.ranking.constraints),
     )
 
 
 def _scheduler(cfg: Config):
+    """ASHA on the first objective (the one metric, or `search.objectives[0]`), or FIFO."""
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     es = cfg.search.early_stopping
     if not es.enabled:
         return FIFOScheduler()
+    metrics, modes = _targets(cfg)
     return ASHAScheduler(
+        metric=metrics[0],
+        mode=modes[0],
         time_attr="epoch",
         max_t=cfg.train.max_epochs,
         grace_period=min(es.grace_period, cfg.train.max_epochs),
@@ -150,12 +175,9 @@ def make_tuner(cfg: Config, data: Dataset, out: Path, callbacks: list, location:
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
 
-    metric = f"best_{cfg.search.metric}"
     return tune.Tuner(
         _sweep_trainable(cfg, data),
-        tune_config=tune.TuneConfig(
-            metric=metric,
-            mode=cfg.search.mode,
+        tune_config=tune.TuneConfig(  # metric and mode live on the searcher and the scheduler (several objectives)
             search_alg=_searcher(cfg, out),
             scheduler=_scheduler(cfg),
             num_samples=cfg.search.trials,

@@ -110,13 +110,13 @@ def test_a_diverging_configuration_stops_early_and_the_sweep_goes_on(ray_session
 # --- the driver itself: real CLI processes, real signals -------------------------
 
 
-def _sweep_config(tmp_path: Path) -> Path:
+def _sweep_config(tmp_path: Path, **search) -> Path:
     """4 trials one at a time, 2 epochs: a sweep that is still running when its first trial finishes."""
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump({
         "results_dir": str(tmp_path / "results"),
         "search": {"trials": 4, "max_concurrent": 1,
-                   "early_stopping": {"enabled": False, "grace_period": 1, "reduction_factor": 2}},
+                   "early_stopping": {"enabled": False, "grace_period": 1, "reduction_factor": 2}, **search},
         "train": {"max_epochs": 2},
         "export": {"n_boot": 100},
     }))
@@ -179,22 +179,27 @@ def test_ctrl_c_stops_gracefully_keeps_the_finished_trials_and_says_how_to_resum
     assert {t for t, s in saved.items() if s == "TERMINATED"} == set(board["trial_id"])
 
 
+MULTI = {"objectives": [{"metric": "val_loss", "mode": "min"}, {"metric": "n_params", "mode": "min"}],
+         "sampler": "nsga2"}
+
+
 @pytest.mark.slow
-def test_a_killed_driver_is_resumed_without_losing_or_rerunning_finished_trials(tmp_path):
+@pytest.mark.parametrize("search", [{}, MULTI], ids=["one-metric", "two-objectives"])
+def test_a_killed_driver_is_resumed_without_losing_or_rerunning_finished_trials(tmp_path, search):
     out = tmp_path / "results" / "killed"
-    proc = _start(tmp_path, "run", str(_sweep_config(tmp_path)), "--name", "killed")
+    proc = _start(tmp_path, "run", str(_sweep_config(tmp_path, **search)), "--name", "killed")
     try:
         _wait_for_finished_trials(proc, out, 1)
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(60) == -signal.SIGKILL
     finally:
         _reap(proc.pid)
-    before = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str}).set_index("trial_id")
+    before = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "node": str}).set_index("trial_id")
     assert 1 <= len(before) < 4 and not (out / "best").exists()
 
     resumed = subprocess.run([*HPSEARCH, "resume", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    after = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str}).set_index("trial_id")
+    after = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "node": str}).set_index("trial_id")
     assert len(after) == 4 and after.index.is_unique  # exactly the configured number of trials
     assert set(after["status"]) == {"completed"}
     for trial_id, row in before.iterrows():  # finished before the kill: kept as they were...
@@ -204,6 +209,13 @@ def test_a_killed_driver_is_resumed_without_losing_or_rerunning_finished_trials(
         assert reported == [1, 2]  # ...and not trained or reported again
     assert (out / "best" / "model.keras").is_file()
     assert json.loads((out / "sweep.json").read_text())["finished"]
+    if search:  # the multi-objective study went on where it was: one study, both objectives, every trial told
+        import optuna
+
+        study = optuna.load_study(study_name="killed", storage=f"sqlite:///{out / 'study.db'}")
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        assert len(study.directions) == 2 and len(complete) == 4
+        assert after["pareto_rank"].min() == 1
 
 
 # --- what resume and run refuse: one line (HpsearchError; exit code 2 at the CLI) ----

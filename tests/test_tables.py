@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -88,7 +89,7 @@ def test_raw_rows_encode_and_refuse_wrong_columns(clinical_csv):
 
 # --- bad input: one line naming the file/column, exit 2, no traceback, no results folder -------------
 
-def _bad_inputs(tmp: "Path") -> dict[str, tuple[list[str], str]]:
+def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
     ok = clinical_frame(60).drop(columns=["patient_id"]).dropna()
     cases: dict[str, tuple[list[str], str]] = {}
 

@@ -25,17 +25,37 @@ import numpy as np
 
 from trainable.checkpoint import TrialState, write_checkpoint
 from trainable.columns import to_model_input
-from trainable.metrics import better_epoch, score
+from trainable.metrics import better_epoch, operating_point, score
 from trainable.quiet import import_keras
 from trainable.settings import TrialSettings
 from trainable.tf_runtime import peak_rss_mb, rss_mb
 
 keras = import_keras()
 
-__all__ = ["CheckpointPlan", "EpochReporter"]
+__all__ = ["CheckpointPlan", "EpochReporter", "latency_ms"]
 
 Report = Callable[[dict[str, Any], "str | None"], None]
 _NO_BEST = {"val_auroc": 0.0, "val_accuracy": 0.0, "val_loss": 1e9, "epoch": 0}  # reported until an epoch is scored
+
+
+LATENCY_ROWS, LATENCY_REPEATS = 1000, 7
+
+
+def latency_ms(model, X) -> float:
+    """Median milliseconds of one call predicting `LATENCY_ROWS` rows (the validation rows repeated), after
+    a warm-up call, on this trial's threads: the `latency_ms` objective. Weights do not change the time,
+    so the model of any epoch times as its best epoch's would."""
+    def rows(a):
+        return np.resize(np.asarray(a), (LATENCY_ROWS, *np.shape(a)[1:]))
+
+    batch = to_model_input({k: rows(v) for k, v in X.items()} if isinstance(X, dict) else rows(X))
+    model(batch, training=False)
+    times = []
+    for _ in range(LATENCY_REPEATS):
+        t0 = time.perf_counter()
+        model(batch, training=False)
+        times.append(time.perf_counter() - t0)
+    return round(1000 * float(np.median(times)), 3)
 
 
 class CheckpointPlan:
@@ -79,6 +99,8 @@ class EpochReporter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs, n = logs or {}, epoch + 1
+        if "latency_ms" not in self.fixed:  # the architecture is set: time it once, the model warm
+            self.fixed["latency_ms"] = latency_ms(self.model, self.data.X_val)
         loss = float(logs.get("loss", float("nan"))) / self.scheme.loss_scale
         val, proba = self._validate(loss)
         diverged = not (math.isfinite(loss) and math.isfinite(val["val_loss"]))
@@ -102,14 +124,18 @@ class EpochReporter(keras.callbacks.Callback):
         if not math.isfinite(loss):
             return {"val_auroc": float("nan"), "val_accuracy": float("nan"), "val_loss": float("nan")}, None
         proba = self.scheme.validation(self.model(self.X_val, training=False))
-        return {f"val_{k}": v for k, v in score(self.data.y_val, proba).items()}, proba
+        scores = score(self.data.y_val, proba)
+        if self.settings.operating_point is not None:
+            method, target = self.settings.operating_point
+            scores.update(operating_point(self.data.y_val, proba, method=method, target_sensitivity=target))
+        return {f"val_{k}": v for k, v in scores.items()}, proba
 
     def _metrics(self, epoch: int, loss: float, accuracy: float, val: dict[str, float], diverged: bool) -> dict:
         best = self.state.best or _NO_BEST
         return {
             "epoch": epoch, "loss": loss, "accuracy": accuracy, **val,
             "best_epoch": best["epoch"],
-            **{f"best_{k}": best[k] for k in val},
+            **{f"best_{k}": best.get(k, float("nan")) for k in val},
             "train_seconds": time.perf_counter() - self.started,
             "diverged": diverged, "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), **self.fixed,
         }

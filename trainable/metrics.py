@@ -48,7 +48,7 @@ from trainable.stats import as_class_proba
 
 __all__ = [
     "METRIC_MODES", "VALIDATION_METRICS", "better", "better_epoch", "choose_threshold",
-    "clinical_metrics", "net_benefit", "score", "summary_metrics", "tiebreak",
+    "clinical_metrics", "net_benefit", "operating_point", "score", "summary_metrics", "tiebreak",
 ]
 
 METRIC_MODES = {"val_auroc": "max", "val_accuracy": "max", "val_loss": "min"}
@@ -120,6 +120,18 @@ def choose_threshold(
     if i + 1 < len(thresholds):
         return float((thresholds[i] + thresholds[i + 1]) / 2)
     return float(thresholds[i])
+
+
+def operating_point(y_true: np.ndarray, proba: np.ndarray, *, method: str,
+                    target_sensitivity: float | None = None) -> dict[str, float]:
+    """Sensitivity and specificity on these (validation) rows at the threshold chosen on them by `method`:
+    what a constraint on the operating point (`search.constraints`) bounds. Binary outcomes only."""
+    y = np.asarray(y_true).astype(int)
+    p1 = as_class_proba(proba)[:, 1]
+    if len(np.unique(y)) != 2 or not np.isfinite(p1).all():
+        return {"sensitivity": float("nan"), "specificity": float("nan")}
+    called = p1 >= choose_threshold(y, p1, method=method, target_sensitivity=target_sensitivity)
+    return {"sensitivity": float(called[y == 1].mean()), "specificity": float(1 - called[y == 0].mean())}
 
 
 def _ratio(num: int, den: int) -> float | None:

@@ -24,3 +24,6 @@ class TrialSettings:
     # decision epochs and the last one); None or empty: at every improvement.
     checkpoint_epochs: tuple[int, ...] | None = None
     fault: str | None = None  # TEST-ONLY fault injection spec (`trainable.faults`)
+    # (export.threshold, export.target_sensitivity) when the sweep constrains the operating point: each
+    # epoch then also reports `val_sensitivity` and `val_specificity` at the threshold chosen on validation.
+    operating_point: tuple[str, float | None] | None = None

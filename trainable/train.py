@@ -18,7 +18,9 @@ once, neither retrained nor reported twice.
 benchmark's bare loop times the same code): `report(metrics, checkpoint_dir)`.
 Reported metrics: `loss`, `accuracy` (training; NaN for a cross-validated
 trial, whose fold loss has no accuracy), `val_loss`, `val_accuracy`,
-`val_auroc`, `best_val_*`, `best_epoch`, `epoch`, `diverged`, `n_params`,
+`val_auroc` (and `val_sensitivity`, `val_specificity` at the validation-chosen
+threshold under `TrialSettings.operating_point`), `best_val_*`, `best_epoch`,
+`epoch`, `diverged`, `n_params`, `latency_ms` (`trainable.epochs.latency_ms`),
 `train_seconds`, `node`, and for benchmarks `entered_at`, `started_at`,
 `reported_at`, `report_wait_s` (seconds the trial spent blocked in earlier
 reports, which wait for the driver), `pid`, `rss_mb`, `peak_rss_mb`. TensorFlow and Keras are
