@@ -6,7 +6,8 @@ Contract (`mlflow.tracking_uri`, or `hpsearch run --mlflow URI`, turns it on):
 - `SweepTracking.start(cfg, out)` opens the sweep's parent run in the
   experiment `mlflow.experiment` (default: the sweep's name), tagged with the
   sweep folder, and returns it; `SweepTracking.resume(cfg, run_id)` takes up
-  a resumed sweep's parent run (its id is in `sweep.json`);
+  a resumed sweep's parent run (its id is in `sweep.json`), marking KILLED
+  the child runs of trials that a killed driver left RUNNING;
 - `callback()` is Ray Tune's `MLflowLoggerCallback`: each trial a child run
   (`mlflow.parentRunId`) with its sampled hyperparameters as parameters and
   its metrics at every epoch;
@@ -57,9 +58,17 @@ class SweepTracking:
 
     @classmethod
     def resume(cls, cfg: Config, run_id: str) -> SweepTracking:
+        """The parent run again; child runs a killed driver left RUNNING are marked KILLED (Tune's restored
+        callback opens a new child run for each trial it continues)."""
         import mlflow
 
         mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+        client = mlflow.MlflowClient()
+        parent = client.get_run(run_id)
+        orphans = client.search_runs([parent.info.experiment_id],
+                                     f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'")
+        for run in orphans:
+            client.set_terminated(run.info.run_id, "KILLED")
         return cls(cfg, run_id)
 
     def callback(self):
