@@ -21,7 +21,11 @@ Prints a table and writes JSON with:
 - `first_epoch_s`: command start -> first epoch finished (TensorFlow imported
   in the worker, model built and traced)
 - `after_sweep_s`: final leaderboard, validation intervals, export and report
-- `per_trial_overhead_s` = (concurrency x sweep wall - sum(bare)) / N
+- `per_trial_overhead_s` = (concurrency x sweep wall - sum(bare)) / N, and
+  `per_trial_overhead_sweep_s` the same with the sweep's own trial seconds
+  (`train_seconds`, which include the contention of trials side by side)
+- `between_trials_s`: mean seconds from a trial's last report to the next
+  trial entering the same worker (Tune, Optuna, the actor's reset)
 - `peak_rss_mb_per_worker`, `rss_growth_pct` (a worker's RSS after its last
   trial vs after its first; reused workers run many trials)
 - `side_by_side_wall_s`, `ceiling_efficiency` = sum(bare trial s) /
@@ -159,6 +163,11 @@ def summarise(bare: list[float], sweep: dict, concurrency: int, side: dict) -> d
         if len(runs) >= 2:
             growth.append(100.0 * (runs[-1][1] - runs[0][1]) / runs[0][1])
     total_bare = sum(bare)
+    swept = sum(lines[-1]["train_seconds"] for lines in trials)
+    gaps = []
+    for pid in by_pid:
+        runs = sorted((lines[0]["entered_at"], lines[-1]["reported_at"]) for lines in trials if lines[-1]["pid"] == pid)
+        gaps += [b[0] - a[1] for a, b in zip(runs, runs[1:])]
     return {
         "trials": len(bare),
         "concurrency": concurrency,
@@ -174,6 +183,8 @@ def summarise(bare: list[float], sweep: dict, concurrency: int, side: dict) -> d
         "efficiency": round(total_bare / (concurrency * sweep_wall), 3),
         "end_to_end_efficiency": round(total_bare / (concurrency * e2e_wall), 3),
         "per_trial_overhead_s": round((concurrency * sweep_wall - total_bare) / len(bare), 3),
+        "per_trial_overhead_sweep_s": round((concurrency * sweep_wall - swept) / len(trials), 3),
+        "between_trials_s": round(statistics.mean(gaps), 3) if gaps else None,
         "workers": len(by_pid),
         "peak_rss_mb_per_worker": round(max(r for runs in by_pid.values() for _, r in runs), 1),
         "rss_growth_pct": round(max(growth), 2) if growth else None,

@@ -11,7 +11,8 @@ reused worker: Keras's session, then every graph and function traced since
 alive: graph and ops refer to each other through C++ objects the collector
 cannot see). `leftovers()` counts what is still there (graphs, functions);
 `rss_mb()` is this process's resident memory, `peak_rss_mb()` its peak. Grappler, TensorFlow's graph
-optimiser, stays on (see the README's Performance section).
+optimiser, stays on (see the README's Performance section). The datasets Keras
+builds from arrays run without tf.data's autotuning (`_without_autotune`).
 """
 
 from __future__ import annotations
@@ -40,11 +41,35 @@ def configure_tensorflow(cpus: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(cpus)
     except RuntimeError:
         pass  # TensorFlow already started in this process (threads fixed by then)
+    _without_autotune(tf)
     gc.collect()
     gc.freeze()  # nothing a trial creates is frozen: this runs before the first
     _KEPT_GRAPHS.update(id(g) for g in _function_graphs())
     _KEPT_FUNCTIONS.update(_function_names())
     _CONFIGURED.append(cpus)
+
+
+def _without_autotune(tf) -> None:
+    """Turn tf.data's autotuning off in the datasets Keras builds from arrays (`fit` on NumPy inputs).
+    Destroying an autotuned iterator waits for its optimisation thread; with the CPUs busy (two trials
+    on two cores) that took 0.2-0.6 s at the end of every other trial, after its last report and before
+    the next trial could start. Autotuning only sizes buffers and parallelism: batches, order and
+    results are the same. Keras's adapter is internal: if it moved, nothing is changed."""
+    try:
+        from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+    except ImportError:
+        return
+    build = ArrayDataAdapter.get_tf_dataset
+    if getattr(build, "_hpsearch_no_autotune", False):
+        return
+    options = tf.data.Options()
+    options.autotune.enabled = False
+
+    def get_tf_dataset(self):
+        return build(self).with_options(options)
+
+    get_tf_dataset._hpsearch_no_autotune = True
+    ArrayDataAdapter.get_tf_dataset = get_tf_dataset
 
 
 def _function_graphs() -> list:
