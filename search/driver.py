@@ -88,13 +88,13 @@ def run_sweep(
     out = cfg.out_dir
     location = experiment_location(cfg, out, storage)
     check_address(address)
-    tracking = _tracking_check(cfg)
+    tracked = _tracking_check(cfg)  # refused before anything is written when MLflow is missing
     stale = check_free(out)  # a live sweep there is refused before anything is moved or deleted
     archived = folder.prepare_out_dir(out, overwrite)
     with SweepLock(out) as lock:
         atomic_write_text(out / CONFIG_FILE, cfg.to_yaml())
         folder.start_record(out, f"{location[0]}/{location[1]}", data, storage)
-        tracking = tracking and _start_tracking(cfg, out)
+        tracking = _start_tracking(cfg, out) if tracked else None
         if on_start:
             on_start(data, _notes(archived, stale or lock.took_over))
 
@@ -232,10 +232,8 @@ def _export_best(cfg: Config, data: Dataset, board: pd.DataFrame, sampled: dict[
     if cfg.pick.enabled:
         from search.pick import PickRequest, run_pick
 
-        # never refused (see below): reuse_test
-        storage = (folder.read_record(cfg.out_dir) or {}).get("storage")  # the sweep's, for its pick too
-        picked = run_pick(folder.open_sweep(cfg.out_dir), data,
-                          PickRequest(address=address, storage=storage, reuse_test=True), command)
+        # never refused (see below): reuse_test; the pick runs where the sweep did (its `storage`)
+        picked = run_pick(folder.open_sweep(cfg.out_dir), data, PickRequest(address=address, reuse_test=True), command)
         return picked.card, picked.best_dir, picked
     # The sweep's own scoring is never refused: one made since it started (`hpsearch export` while it ran)
     # only makes this one the next, and the card says so.
@@ -254,7 +252,7 @@ def _finish(cfg: Config, data: Dataset, results, started: float, marks: dict[str
 
     out = cfg.out_dir
     rows = rows_of_results(results, cfg.train.max_epochs, out)
-    board = build_leaderboard(rows, cfg.search.metric, cfg.search.ranking)
+    board = build_leaderboard(rows, cfg.search.ranking)
     write_leaderboard(board, out / LEADERBOARD_FILE)
     marks["leaderboard_end"] = time.time()
     board = validation_intervals(board, data, cfg.export, cfg.search.metric, out)

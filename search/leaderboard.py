@@ -2,9 +2,9 @@
 
 Contract: `Status` names a trial's statuses (`RANKED` are those with
 metrics); `trial_row(...)` turns one trial's last reported metrics and sampled
-hyperparameters into a flat row; `build_leaderboard(rows, metric, ranking)` ranks them
-(several objectives: by Pareto front, then the first; `search.objectives`)
-(best first by the trial's best epoch, ties broken as epochs are:
+hyperparameters into a flat row; `build_leaderboard(rows, ranking)` ranks them
+(a metric's name, or a `search.objectives.Ranking`: several objectives rank
+by Pareto front, then the first) (best first by the trial's best epoch, ties broken as epochs are:
 `trainable.metrics.tiebreak`; errored and diverged trials last, never ranked
 best); `ranked(board)` keeps the rows with a model to export, best first;
 `write_leaderboard(frame, path)` writes `leaderboard.csv` atomically;
@@ -38,9 +38,9 @@ import numpy as np
 import pandas as pd
 
 from search.layout import LEADERBOARD_FILE, atomic_write
+from search.objectives import CONSTRAINT_METRICS, Ranking, pareto_ranks, shortfall
 from search.space import BRIEF, HYPERPARAMETERS, describe
 from trainable.errors import HpsearchError
-from search.objectives import CONSTRAINT_METRICS, Ranking, pareto_ranks, shortfall
 from trainable.metrics import METRIC_MODES, VALIDATION_METRICS, tiebreak
 
 __all__ = [
@@ -67,8 +67,8 @@ COLUMNS = [
     "val_sensitivity", "val_specificity", "epochs", "best_epoch", "train_seconds", "n_params", "latency_ms", "node",
     "error", *HYPERPARAMETERS, "checkpoint",
 ]
-VIEW = ["rank", "trial_id", "status", "val_loss", "delta_ci95_lo", "delta_ci95_hi", "tied_with_best", "val_auroc",
-        "val_auroc_ci95_lo", "val_auroc_ci95_hi", "epochs", *BRIEF]
+VIEW = ["rank", "pareto_rank", "trial_id", "status", "val_loss", "delta_ci95_lo", "delta_ci95_hi", "tied_with_best",
+        "val_auroc", "val_auroc_ci95_lo", "val_auroc_ci95_hi", "epochs", *BRIEF, "n_params", "latency_ms"]
 
 
 def _status(metrics: dict[str, Any], error: str | None, max_epochs: int) -> str:
@@ -113,17 +113,19 @@ def trial_row(
     }
 
 
-def build_leaderboard(rows: list[dict[str, Any]], metric: str, ranking: Ranking | None = None) -> pd.DataFrame:
-    """Rank by `metric` (ties by `tiebreak`), or, for several objectives (`ranking`), by `pareto_rank`
-    then the first objective; trials missing `ranking.constraints` become `infeasible`, ranked after."""
+def build_leaderboard(rows: list[dict[str, Any]], ranking: str | Ranking) -> pd.DataFrame:
+    """Rank by the metric (ties by `tiebreak`), or, for several objectives, by `pareto_rank` then the first
+    objective; trials missing `ranking.constraints` become `infeasible`, ranked after."""
+    ranking = Ranking(ranking) if isinstance(ranking, str) else ranking
+    metric = ranking.metric
     frame = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("rank", "pareto_rank")])
     frame.insert(0, "pareto_rank", np.nan)
-    if ranking is not None and ranking.constraints:
+    if ranking.constraints:
         misses = frame.apply(lambda r: r["status"] in Status.RANKED and shortfall(r, ranking.constraints) > 0, axis=1)
         frame.loc[misses.astype(bool), "status"] = Status.INFEASIBLE
     other = tiebreak(metric)
     keys, ascending = [metric, other, "trial_id"], [METRIC_MODES[metric] == "min", METRIC_MODES[other] == "min", True]
-    if ranking is not None and ranking.multi:
+    if ranking.multi:
         first, mode = ranking.objectives[0]
         _pareto(frame, ranking)
         keys, ascending = ["pareto_rank", first, *keys], [True, mode == "min", *ascending]
@@ -200,36 +202,11 @@ def render(frame: pd.DataFrame, fmt: str = "table", *, columns: list[str] | None
 
         records = [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
         return json.dumps(records, indent=2, default=str)
+    from search.table import fit_table, hidden_note, markdown_table
+
     if fmt == "markdown":
-        shown = _merge_interval(frame[columns] if columns else frame)
-        header = "| " + " | ".join(shown.columns) + " |"
-        rule = "|" + "---|" * len(shown.columns)
-        body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in shown.itertuples(index=False)]
-        return "\n".join([header, rule, *body])
-    from search.table import fit_table, hidden_note
+        return markdown_table(frame[columns] if columns else frame)
 
     width = width or shutil.get_terminal_size((120, 24)).columns
     text, hidden = fit_table(frame[columns] if columns else frame, metric, width, title, wide)
     return text + (hidden_note(hidden, width) + "\n" if hidden else "")
-
-
-def _merge_interval(frame: pd.DataFrame) -> pd.DataFrame:
-    """For display: each pair of interval columns as one `[lo, hi]` text column."""
-    merged = frame.rename(columns={"tied_with_best": "tied"})
-    for name in ("val_auroc_ci95", "delta_ci95"):
-        lo, hi = f"{name}_lo", f"{name}_hi"
-        if lo in merged.columns and hi in merged.columns:
-            text = ["" if pd.isna(a) or pd.isna(b) else f"[{a:.3g}, {b:.3g}]" for a, b in zip(merged[lo], merged[hi])]
-            merged = merged.drop(columns=[hi]).rename(columns={lo: name})
-            merged[name] = text
-    return merged
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)

@@ -140,7 +140,7 @@ class LiveLeaderboard(TrialCounter):
             self._write()
 
     def _write(self) -> None:
-        write_leaderboard(build_leaderboard(list(self.rows.values()), self.metric, self.ranking), self.out / LEADERBOARD_FILE)
+        write_leaderboard(build_leaderboard(list(self.rows.values()), self.ranking or self.metric), self.out / LEADERBOARD_FILE)
         self.written_at, self.unwritten = time.monotonic(), False
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:

@@ -12,7 +12,7 @@ chosen threshold). `pareto_ranks(values, modes)` is the non-dominated sorting
 of NSGA-II (Deb et al. 2002): rank 1 is the front no point dominates, rank 2
 the front once rank 1 is removed, and so on. `shortfall(row, constraints)` is
 how far a trial is from meeting the constraints (<= 0: feasible), the value
-Optuna's `constraints_func` reads. Imports numpy only: safe on the CLI path.
+Optuna is given as the trial's constraint (`search._searcher`). Imports numpy only: safe on the CLI path.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def pareto_ranks(values: np.ndarray, modes: list[str]) -> np.ndarray:
 
 
 def shortfall(values: Mapping[str, Any], constraints: Mapping[str, float]) -> float:
-    """How far a trial is from meeting every constraint, as Optuna's `constraints_func` wants it: the
-    largest `bound - value` (<= 0: feasible); a missing value counts as 1 (infeasible)."""
+    """How far a trial is from meeting every constraint, as Optuna takes a constraint: the largest
+    `bound - value` (<= 0: feasible); a missing value counts as 1 (infeasible)."""
     gaps = []
     for key, bound in constraints.items():
         value = values.get(CONSTRAINT_METRICS[key])

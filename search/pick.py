@@ -36,7 +36,7 @@ import pandas as pd
 
 from search.layout import BEST_DIR, LEADERBOARD_FILE, PICK_DIR, PICK_FILE
 from search.leaderboard import Status, trial_row, write_leaderboard
-from search.results import Sweep, open_sweep
+from search.results import Sweep, open_sweep, read_record
 from search.space import BRIEF, HYPERPARAMETERS
 from trainable.errors import HpsearchError
 from trainable.metrics import METRIC_MODES, VALIDATION_METRICS
@@ -88,8 +88,6 @@ def _retrain_all(sweep: Sweep, data, candidates, seeds, request: PickRequest) ->
     from search.live import TrialCounter, attach
     from search.trials import error_text, local_checkpoint
     from search.tuner import grid_tuner, trial_settings
-
-    from search.results import read_record
 
     cfg, on_result = sweep.config, request.on_result
     location = _location(sweep, request.storage or (read_record(sweep.path) or {}).get("storage"))

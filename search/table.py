@@ -22,7 +22,7 @@ import pandas as pd
 
 from search.space import BRIEF, HYPERPARAMETERS
 
-__all__ = ["fit_table", "hidden_note", "priority"]
+__all__ = ["fit_table", "hidden_note", "markdown_table", "priority"]
 
 _OPTIONAL = ("pareto_rank", "val_sensitivity", "val_specificity", "latency_ms")
 _INTERVALS = {"val_auroc_ci95": "val_auroc 95% CI", "delta_ci95": "vs best 95% CI"}
@@ -107,6 +107,15 @@ def fit_table(frame: pd.DataFrame, metric: str | None, width: int, title: str = 
         else:
             hidden.append(name)
     return _render(cells, shown, title, max(width, used) if wide else width), hidden
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """`frame` as a Markdown table, its cells as in the terminal's."""
+    cells = _columns(frame)
+    names = list(cells)
+    lines = ["| " + " | ".join(_header(n) for n in names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(cells[n][i] for n in names) + " |" for i in range(len(frame))]
+    return "\n".join(lines)
 
 
 def hidden_note(hidden: list[str], width: int) -> str:

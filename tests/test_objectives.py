@@ -44,7 +44,7 @@ def test_the_leaderboard_ranks_by_front_then_first_objective_and_marks_infeasibl
     rows = [_row("a", 0.10, 1000), _row("b", 0.20, 100), _row("c", 0.15, 2000), _row("d", 0.30, 50),
             _row("e", 0.05, 10, sens=0.5), _row("f", None, None, status="error")]
     ranking = Ranking("val_loss", (("val_loss", "min"), ("n_params", "min")), {"min_sensitivity": 0.9})
-    board = build_leaderboard(rows, "val_loss", ranking)
+    board = build_leaderboard(rows, ranking)
     assert list(board["trial_id"]) == ["a", "b", "d", "c", "e", "f"]
     assert list(board["pareto_rank"].iloc[:4]) == [1, 1, 1, 2] and board["pareto_rank"].iloc[4:].isna().all()
     assert board.loc[board["trial_id"] == "e", "status"].item() == Status.INFEASIBLE  # dominates all, misses the floor

@@ -130,8 +130,8 @@ def operating_point(y_true: np.ndarray, proba: np.ndarray, *, method: str,
     p1 = as_class_proba(proba)[:, 1]
     if len(np.unique(y)) != 2 or not np.isfinite(p1).all():
         return {"sensitivity": float("nan"), "specificity": float("nan")}
-    called = p1 >= choose_threshold(y, p1, method=method, target_sensitivity=target_sensitivity)
-    return {"sensitivity": float(called[y == 1].mean()), "specificity": float(1 - called[y == 0].mean())}
+    at = _at_threshold(y, p1 >= choose_threshold(y, p1, method=method, target_sensitivity=target_sensitivity))
+    return {"sensitivity": at["sensitivity"], "specificity": at["specificity"]}
 
 
 def _ratio(num: int, den: int) -> float | None:
