@@ -24,8 +24,8 @@ from typing import Any
 from search.formatting import number, with_interval
 from search.space import describe
 
-__all__ = ["PER_CLASS_HEADER", "build_card", "card_markdown", "per_class_rows", "performance_rows", "validated_on",
-           "verdict", "versions"]
+__all__ = ["PER_CLASS_HEADER", "build_card", "card_markdown", "per_class_rows", "performance_rows", "sampled_note",
+           "validated_on", "verdict", "versions"]
 
 _PACKAGES = ("hpsearch", "tensorflow", "keras", "ray", "optuna", "numpy", "pandas", "scikit-learn")
 
@@ -215,6 +215,17 @@ def verdict(versus: dict[str, Any]) -> str:
     return f"The network is not shown to be better than the baseline: the interval of the difference {where}."
 
 
+def sampled_note(baselines: dict[str, Any]) -> str | None:
+    """What the baselines were fitted on, in words, when it was a sample of the training rows; else None."""
+    sampled = {(b["fit_rows"], b["train_rows"]) for b in baselines.values()
+               if b.get("fit_rows") is not None and b["fit_rows"] < b["train_rows"]}
+    if not sampled:
+        return None
+    fit, there = max(sampled)
+    return (f"The baselines were fitted on a random {fit:,} of the {there:,} training rows "
+            f"(export.baseline_max_rows); the network on all of them.")
+
+
 def _baselines(card: dict[str, Any]) -> list[str]:
     baselines, versus = card.get("baselines") or {}, card["test"].get("vs_baseline")
     if not baselines:
@@ -228,7 +239,8 @@ def _baselines(card: dict[str, Any]) -> list[str]:
     if versus:
         lines += ["", f"Test AUROC minus {versus['baseline']}'s, paired on the same rows (DeLong): "
                   f"{number(versus['delta_auroc'])} ({number(versus['delta_auroc_ci95'])}). {verdict(versus)}"]
-    return lines + [""]
+    note = sampled_note(baselines)
+    return lines + (["", note] if note else []) + [""]
 
 
 def _decision(card: dict[str, Any]) -> list[str]:

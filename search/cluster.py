@@ -140,7 +140,10 @@ def _start_ray(ray, address: str | None, env: dict[str, str]) -> None:
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
-        ray.init(address="local", num_cpus=os.cpu_count() or 1, **kwargs)
+        # No idle workers started ahead: Tune gives its trial actors a runtime environment (its env_vars),
+        # so they never take those, which cost ~1 CPU-second at start and are then killed.
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, _system_config={"prestart_worker_first_driver": False},
+                 **kwargs)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -157,18 +160,23 @@ _PREFETCH = (
 )
 
 
-def prefetch_imports(modules: tuple[str, ...]):
+def prefetch_imports(modules: tuple[str, ...], after=None):
     """Import `modules` in a background thread while the driver waits: for the
     tuner's, while `ray.init` waits for Ray's processes to start (most of its
     ~3-4 s); for the export's (TensorFlow, scikit-learn's models), while the
-    trials run. Start it only once no other thread imports the same packages
-    (two threads importing one package deadlock or see it half-initialised),
-    and join it before using them. A module that fails here is simply imported
-    again (and fails properly) where it is used. Returns the thread."""
+    trials run, once `after` (a `threading.Event`) is set: the trials' first
+    result, as before it the driver's import would slow Tune's start and the
+    workers' own TensorFlow import (first trials ~2 s later). Start it only
+    once no other thread imports the same packages (two threads importing one
+    package deadlock or see it half-initialised), and join it before using
+    them. A module that fails here is simply imported again (and fails
+    properly) where it is used. Returns the thread."""
     import importlib
     import threading
 
     def work() -> None:
+        if after is not None:
+            after.wait()
         for name in modules:
             try:
                 importlib.import_module(name)

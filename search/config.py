@@ -242,6 +242,7 @@ class ExportConfig(_Model):
     n_boot: int = Field(ge=100)
     seed: int
     baselines: list[Literal["logistic_regression", "gradient_boosting"]]
+    baseline_max_rows: int | None = Field(ge=100)
     decision_thresholds: list[float] = Field(min_length=2, max_length=2)
     subgroups: list[str]
 

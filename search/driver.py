@@ -14,8 +14,9 @@ same way. The drive: join or start Ray (`search.cluster`), build or restore
 the `Tuner` (`search.tuner`), `fit` it with the live leaderboard and the
 progress display attached (`search.live`), then finish: the final
 leaderboard, validation intervals and ties (`search.intervals`), the one
-scoring of the test split as the best trial is exported to `best/`
-(`search.export`; with `pick.enabled`, the robust pick runs first, on the
+scoring of the test split as the best trial is exported to `best/` (its
+baselines fitted while the last trials ran, on the slot they left idle:
+`search.early_baselines`; `search.export`; with `pick.enabled`, the robust pick runs first, on the
 same Ray, and its winner is what is scored and exported: `search.pick`), the
 sweep marked finished, and `report.html` (`search.report`). Ctrl-C (SIGINT) lets Ray Tune stop the
 trials in flight and save its state; the outcome is then `interrupted`
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pandas as pd
 
 from search import results as folder
-from search.cluster import check_address, experiment_location, init_ray, prefetch_imports, release_ray
+from search.cluster import check_address, concurrency, experiment_location, init_ray, prefetch_imports, release_ray
 from search.config import Config
 from search.layout import BEST_DIR, CONFIG_FILE, LEADERBOARD_FILE, TIMINGS_FILE, atomic_write_text
 from search.leaderboard import COLUMNS, build_leaderboard, ranked, read_leaderboard, write_leaderboard
@@ -177,20 +178,20 @@ def _drive(cfg: Config, data: Dataset, address: str | None, new_tuner: Callable,
     marks["ray_ready"] = time.time()
     tuner = new_tuner()
     marks["fit_start"] = time.time()
-    warm = prefetch_imports(_EXPORT_IMPORTS)  # the driver idles while the trials run
-    results = _fit(tuner, out, on_update)
-    warm.join()
+    early = _early_baselines(cfg, data)
+    results = _fit(tuner, out, on_update, early)
     if results is None:
         return _interrupted(out, started)
     marks["fit_end"] = time.time()
     shutdown = None if cfg.pick.enabled else release_ray(owned)
     try:
-        outcome = _finish(cfg, data, results, started, marks, (address, command))
+        outcome = _finish(cfg, data, results, started, marks, (address, command, early))
     finally:
         shutdown = release_ray(owned) if cfg.pick.enabled else shutdown
     if tracking:
         tracking.finish(out, outcome.card)
     marks["finish_end"] = time.time()  # leaderboard, intervals, (pick,) export, report
+    marks.update(early.times if early is not None else {})  # baselines fitted before the sweep ended
     if shutdown is not None:
         shutdown.join()
         marks["ray_stopped"] = time.time()
@@ -201,15 +202,34 @@ def _drive(cfg: Config, data: Dataset, address: str | None, new_tuner: Callable,
     return outcome
 
 
-def _fit(tuner, out: Path, on_update: OnUpdate | None):
-    """`tuner.fit()` with the progress display attached; None when Ctrl-C stopped it."""
+def _early_baselines(cfg: Config, data: Dataset):
+    """The baselines to fit on the slot the sweep's last trials leave idle (at once when there are fewer
+    trials than slots), or None: with `pick.enabled` (its export fits them after the pick) or none asked."""
+    if cfg.pick.enabled or not cfg.export.baselines:
+        return None
+    from search.early_baselines import EarlyBaselines
+
+    return EarlyBaselines(data, cfg, idle_from_start=cfg.search.trials < concurrency(cfg))
+
+
+def _fit(tuner, out: Path, on_update: OnUpdate | None, early=None):
+    """`tuner.fit()` with the progress display attached, and `early` (`EarlyBaselines` or None) started
+    when a slot is left idle; None when Ctrl-C stopped it."""
     from search.live import attach
 
     with attach(out, on_update) as watch:
+        warm = prefetch_imports(_EXPORT_IMPORTS, after=watch.reporting)  # the driver idles while trials run
+        if early is not None:
+            watch.on_idle = lambda: early.start(after=warm)
+            if early.idle_from_start:
+                early.start(after=warm)
         try:
             results = tuner.fit()
         except KeyboardInterrupt:  # a second Ctrl-C, or Tune's own handler disabled
             return None
+        finally:
+            watch.reporting.set()
+            warm.join()
     return None if watch.interrupted else results
 
 
@@ -221,11 +241,12 @@ def _interrupted(out: Path, started: float) -> SweepOutcome:
 
 def _export_best(cfg: Config, data: Dataset, board: pd.DataFrame, sampled: dict[str, dict], how: tuple):
     """The best ranked trial exported to `best/` (or, with `pick.enabled`, the pick's winner):
-    (its card, the folder, the pick's outcome), or Nones when no trial has a model."""
+    (its card, the folder, the pick's outcome), or Nones when no trial has a model. `how`: the
+    address, the command, and the `EarlyBaselines` fitting during the sweep (or None)."""
     from search.export import Scoring, export_model
     from search.ledger import Ledger
 
-    address, command = how
+    address, command, early = how
     top = ranked(board)
     if top.empty:
         return None, None, None
@@ -238,8 +259,9 @@ def _export_best(cfg: Config, data: Dataset, board: pd.DataFrame, sampled: dict[
     # The sweep's own scoring is never refused: one made since it started (`hpsearch export` while it ran)
     # only makes this one the next, and the card says so.
     row, best_dir = top.iloc[0], cfg.out_dir / BEST_DIR
+    scoring = Scoring(Ledger(cfg.out_dir), command, reuse_test=True, baselines=early)
     card = export_model(row, row["checkpoint"], sampled[row["trial_id"]], data, best_dir, cfg=cfg,
-                        training_seed=cfg.search.seed, scoring=Scoring(Ledger(cfg.out_dir), command, reuse_test=True))
+                        training_seed=cfg.search.seed, scoring=scoring)
     return card, best_dir, None
 
 

@@ -17,8 +17,10 @@ held-out test rows (`proba`: the exported model's test probabilities):
     null metrics;
   - `calibration_note`, when `train.class_weight: balanced` shifted the
     probabilities.
-- `baselines_block`: `{name: {validation: {...}, test: {...}}}`, each with
-  `summary_metrics` (AUROC, AUPRC, Brier with intervals; loss, accuracy).
+- `baselines_block`: `{name: {validation: {...}, test: {...}, fit_rows,
+  train_rows}}`, each with `summary_metrics` (AUROC, AUPRC, Brier with
+  intervals; loss, accuracy), and the training rows the baseline was fitted
+  on out of those there were (`export.baseline_max_rows`).
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ def evaluate(data, proba: np.ndarray, threshold: float | None, settings, baselin
              class_weight: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     y, boot = data.y_test, {"n_boot": settings.n_boot, "seed": settings.seed}
     block = {name: {"validation": summary_metrics(data.y_val, b.validation, **boot),
-                    "test": summary_metrics(y, b.test, **boot)} for name, b in baselines.items()}
+                    "test": summary_metrics(y, b.test, **boot), "fit_rows": b.fit_rows, "train_rows": b.train_rows}
+             for name, b in baselines.items()}
     test = _named({**score(y, proba), **clinical_metrics(y, proba, threshold=threshold, **boot)}, data.class_names)
     test.update(
         vs_baseline=_vs_baseline(y, proba, baselines, block, **boot),

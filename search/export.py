@@ -34,6 +34,7 @@ import pandas as pd
 
 from search.card import build_card, card_markdown
 from search.config import Config
+from search.early_baselines import EarlyBaselines
 from search.evaluation import evaluate
 from search.layout import CARD_FILE, CARD_MD_FILE, MODEL_FILE, PREDICTIONS_FILE, replace_folder
 from search.ledger import Ledger, model_key, weights_fingerprint
@@ -54,6 +55,7 @@ class Scoring:
     ledger: Ledger
     command: str
     reuse_test: bool = False
+    baselines: EarlyBaselines | None = None  # fitted (or fitting) already: the sweep's export
 
 
 def _threshold(data, val_proba: np.ndarray, settings) -> dict[str, Any]:
@@ -81,13 +83,11 @@ def _threshold_rule(settings) -> str:
 
 def _test_scoring(data, proba, threshold: dict, cfg: Config, key: dict, scoring: Scoring) -> tuple[dict, dict]:
     """(test block, baselines block): the ledger's, for a model scored before; else scored now and recorded."""
-    from trainable.baselines import fit_baselines
-
     previous = scoring.ledger.previous(key)
     if previous is not None:
         test, baselines = previous["test"], previous["baselines"]
     else:
-        fitted = fit_baselines(data, list(cfg.export.baselines), cfg.train.class_weight, cfg.export.seed)
+        fitted = (scoring.baselines or EarlyBaselines(data, cfg)).result()
         test, baselines = evaluate(data, proba, threshold["value"], cfg.export, fitted, cfg.train.class_weight)
         scoring.ledger.record(key, scoring.command, test, baselines)
     return {**test, "scorings": scoring.ledger.count()}, baselines

@@ -4,7 +4,10 @@ Contract: Tune pickles its callbacks with the experiment, so no callback holds
 the terminal. The driver wraps `fit` in `attach(key, on_update)`; a callback
 made with the same `key` (the original one, or the copy `Tuner.restore`
 unpickled) finds the display hook there and calls `on_update(done, total,
-best)` each time a trial finishes or fails for good. While attached, the first
+best)` each time a trial finishes or fails for good; `Watch.reporting` is set
+at the first result, and `Watch.on_idle` (if set) is called once, when a
+trial ends with every trial created and none pending (its slot stays free).
+While attached, the first
 Ctrl-C (SIGINT) still goes to Ray Tune, which stops the trials in flight and
 saves its state; the watch records it (`Watch.interrupted`), and on leaving
 `attach` the SIGINT handler of before `fit` is back in place.
@@ -25,7 +28,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -49,6 +52,8 @@ class Watch:
 
     on_update: OnUpdate | None
     interrupted: bool = False
+    reporting: threading.Event = field(default_factory=threading.Event)  # set at the first result (or the end)
+    on_idle: Callable[[], None] | None = None  # called once, when a trial ends and none is left to start
 
 
 _WATCHES: dict[str, Watch] = {}
@@ -68,6 +73,7 @@ def attach(key: Path | str, on_update: OnUpdate | None) -> Iterator[Watch]:
     try:
         yield watch
     finally:
+        watch.reporting.set()
         _WATCHES.pop(_key(key), None)
         if main and before is not None:
             signal.signal(signal.SIGINT, before)  # Tune leaves its own handler installed after fit
@@ -101,13 +107,29 @@ class TrialCounter(Callback):
         if watch is not None and watch.on_update is not None:
             watch.on_update(self.done, self.total, self.best)
 
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        watch = _WATCHES.get(self.key)
+        if watch is not None:
+            watch.reporting.set()
+
+    def _idle(self, trials: list) -> None:
+        """A trial ended; with every trial created and none pending, its slot stays free: tell the driver."""
+        watch = _WATCHES.get(self.key)
+        if watch is None or watch.on_idle is None or len(trials) < self.total:
+            return
+        if not any(t.status == "PENDING" for t in trials):
+            told, watch.on_idle = watch.on_idle, None
+            told()
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._finished(trial, failed=False)
         self._tell()
+        self._idle(trials)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._finished(trial, failed=True)
         self._tell()
+        self._idle(trials)
 
 
 class LiveLeaderboard(TrialCounter):

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from search.card import PER_CLASS_HEADER, per_class_rows, performance_rows, validated_on, verdict
+from search.card import PER_CLASS_HEADER, per_class_rows, performance_rows, sampled_note, validated_on, verdict
 from search.formatting import number
 from search.layout import BEST_DIR, CARD_FILE, MODEL_FILE, PREDICTIONS_FILE
 from search.page import esc, figure, note, num, table
@@ -52,7 +52,8 @@ def _baselines(card: dict[str, Any]) -> str:
         text += (f"<p>Test AUROC of this model minus {esc(versus['baseline'].replace('_', ' '))}'s (the better "
                  f"baseline on validation): {number(versus['delta_auroc'])} (95% CI {number(lo)} to {number(hi)}; "
                  f"paired on the same test rows, DeLong). <b>{esc(verdict(versus))}</b></p>")
-    return text
+    note = sampled_note(baselines)
+    return text + (f"<p>{esc(note)}</p>" if note else "")
 
 
 def _decision_curve(card: dict[str, Any]) -> str:

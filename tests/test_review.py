@@ -13,11 +13,13 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from conftest import tiny_overrides
 from search.cli import app
 from search.config import load_config
+from trainable.baselines import fit_baselines
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +73,16 @@ def test_the_card_compares_with_baselines_and_shows_net_benefit_on_the_one_test_
     for name, block in card["baselines"].items():
         assert block["validation"]["n"] == len(data.y_val) and block["test"]["n"] == len(data.y_test)
         assert block["test"]["auroc_ci95"][0] < block["test"]["auroc_ci95"][1]
+        assert block["fit_rows"] == block["train_rows"] <= len(data.y_train)  # below export.baseline_max_rows
+    # 3 trials on 2 slots: the baselines were fitted on the slot the last trial left idle, and are what
+    # fitting them after the sweep gives, bit for bit
+    timings = json.loads((out / "timings.json").read_text())
+    assert timings["fit_start"] < timings["baselines_start"] < timings["fit_end"]
+    cfg = load_config(out / "config.yaml")
+    again = fit_baselines(data, cfg.export.baselines, cfg.train.class_weight, cfg.export.seed)
+    for name, baseline in again.items():
+        assert card["baselines"][name]["test"]["auroc"] == roc_auc_score(data.y_test, baseline.test[:, 0])
+    assert "export.baseline_max_rows" not in (out / "best" / "model_card.md").read_text()
     versus = test["vs_baseline"]
     assert versus["baseline"] in card["baselines"] and versus["delta_auroc_ci95"][0] < versus["delta_auroc_ci95"][1]
     assert versus["delta_auroc"] == pytest.approx(test["auroc"] - card["baselines"][versus["baseline"]]["test"]["auroc"])

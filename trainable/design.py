@@ -29,9 +29,11 @@ def _numeric(values: np.ndarray, column: dict) -> list[np.ndarray]:
 
 
 def _one_hot(values: np.ndarray, column: dict) -> np.ndarray:
-    index = {v: i + 1 for i, v in enumerate(column["vocabulary"])}
-    codes = np.array([index.get(str(v), 0) for v in values.reshape(-1)])
-    return np.eye(len(index) + 1)[codes]
+    import pandas as pd
+
+    vocabulary = column["vocabulary"]
+    codes = pd.Categorical(values.reshape(-1).astype(str), categories=vocabulary).codes + 1  # unknown: -1 -> 0
+    return np.eye(len(vocabulary) + 1)[codes]
 
 
 def design_matrix(X, schema: list[dict]) -> np.ndarray:

@@ -1,0 +1,77 @@
+"""The baselines, fitted while a sweep's last trials run, on a CPU slot they leave idle.
+
+Contract: the baselines (`trainable.baselines`) depend on the data and the
+`export` config alone, never on the trials, so the driver may fit them before
+the sweep ends. `EarlyBaselines(data, cfg)`:
+- `start(after)` (once; later calls do nothing) fits `cfg.export.baselines` in
+  a background thread, after the thread `after` (the driver's import prefetch:
+  two threads must not import scikit-learn at once) has ended, with one
+  OpenMP thread (gradient boosting's; its result does not depend on it), so
+  it takes one slot and slows no running trial. The driver starts it when no
+  trial is pending and a slot is free (`search.live`'s `on_idle`);
+- `result()` is `{name: Baseline}`: the early fit's, waited for, or, when it
+  never started, fitted now with every thread. An error in the early fit is
+  raised here, where the export would have raised it. The result is the same
+  either way (`fit_baselines` gives the same bits on any number of threads);
+- `times`: when an early fit started and ended (the driver's `timings.json`).
+A sweep's trials end raggedly (on a 200,000-row table, one trial trained 16 s
+alone after the others ended), so the ~2-3 s of fitting mostly disappears into
+that tail, instead of following the sweep.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from search.config import Config
+
+__all__ = ["EarlyBaselines"]
+
+
+class EarlyBaselines:
+    def __init__(self, data, cfg: Config, idle_from_start: bool = False) -> None:
+        self.data, self.export, self.class_weight = data, cfg.export, cfg.train.class_weight
+        self.idle_from_start = idle_from_start  # fewer trials than slots: start with the sweep
+        self._thread: threading.Thread | None = None
+        self._fitted: dict[str, Any] | None = None
+        self._error: BaseException | None = None
+        self.times: dict[str, float] = {}  # `baselines_start`, `baselines_end` of an early fit (timings.json)
+
+    def _fit(self, threads: int | None) -> dict[str, Any]:
+        from trainable.baselines import fit_baselines
+
+        return fit_baselines(self.data, list(self.export.baselines), self.class_weight, self.export.seed,
+                             self.export.baseline_max_rows, openmp_threads=threads)
+
+    def start(self, after: threading.Thread | None = None) -> None:
+        """Fit in the background on one thread (see the module docstring); once."""
+        if self._thread is not None or not self.export.baselines:
+            return
+
+        def work() -> None:
+            if after is not None:
+                after.join()
+            self.times["baselines_start"] = time.time()
+            try:
+                self._fitted = self._fit(threads=1)
+            except BaseException as exc:  # noqa: BLE001 (raised again by `result`)
+                self._error = exc
+            self.times["baselines_end"] = time.time()
+
+        self._thread = threading.Thread(target=work, name="hpsearch-baselines", daemon=True)
+        self._thread.start()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def result(self) -> dict[str, Any]:
+        """The fitted baselines: the early fit's (waited for), else fitted now."""
+        if self._thread is None:
+            return self._fit(threads=None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._fitted or {}
