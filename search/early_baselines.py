@@ -60,7 +60,8 @@ class EarlyBaselines:
                 self._error = exc
             self.times["baselines_end"] = time.time()
 
-        self._thread = threading.Thread(target=work, name="hpsearch-baselines", daemon=True)
+        # not a daemon: an interrupted sweep's exit waits for it rather than stopping native code mid-fit
+        self._thread = threading.Thread(target=work, name="hpsearch-baselines")
         self._thread.start()
 
     @property

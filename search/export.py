@@ -7,7 +7,8 @@ export`, `hpsearch pick`). It loads the trial's best-epoch model from
 out-of-fold predictions, `trainable.validation`), chooses the operating
 threshold on them (`trainable.metrics.choose_threshold`), and scores the
 held-out test split with the model to export (cross-validated: the k
-fold-models averaged) and the baselines (`trainable.baselines`) in ONE
+fold-models averaged) and the baselines (`trainable.baselines`; the sweep
+passes them in `Scoring.baselines`, fitted while it ran) in ONE
 scoring (`search.evaluation`), which the sweep's test ledger records
 (`search.ledger`): a model already scored reuses its recorded metrics; another
 model is refused unless `Scoring.reuse_test`. It writes `out_dir/model.keras`
