@@ -13,7 +13,8 @@ the sweep ends. `EarlyBaselines(data, cfg)`:
   never started, fitted now with every thread. An error in the early fit is
   raised here, where the export would have raised it. The result is the same
   either way (`fit_baselines` gives the same bits on any number of threads);
-- `times`: when an early fit started and ended (the driver's `timings.json`).
+- `times`: when an early fit was started (a slot found idle; it begins
+  once `after` has ended) and when it ended (the driver's `timings.json`).
 A sweep's trials end raggedly (on a 200,000-row table, one trial trained 16 s
 alone after the others ended), so the ~2-3 s of fitting mostly disappears into
 that tail, instead of following the sweep.
@@ -49,11 +50,11 @@ class EarlyBaselines:
         """Fit in the background on one thread (see the module docstring); once."""
         if self._thread is not None or not self.export.baselines:
             return
+        self.times["baselines_start"] = time.time()  # a slot was found idle
 
         def work() -> None:
             if after is not None:
                 after.join()
-            self.times["baselines_start"] = time.time()
             try:
                 self._fitted = self._fit(threads=1)
             except BaseException as exc:  # noqa: BLE001 (raised again by `result`)
