@@ -70,3 +70,16 @@ def test_an_error_in_a_background_report_is_raised_by_close():
     quiet = PipelinedReport(SlowReport(fail_at=1, exc=OSError("x")))
     quiet({"epoch": 1}, None)
     quiet.close(raise_failure=False)  # the trial's own error wins
+
+
+def test_after_a_stop_nothing_more_reaches_tune():
+    slow = SlowReport(fail_at=1, exc=SystemExit(0))
+    report = PipelinedReport(slow)
+    report({"epoch": 1}, None)
+    time.sleep(5 * slow.delay)
+    with pytest.raises(SystemExit):
+        report({"epoch": 2}, None)
+    report({"epoch": 3}, None)  # a trial that went on regardless: neither queued...
+    report({"epoch": 4}, "ckpt")  # ...nor with a checkpoint
+    report.close()
+    assert [e for e, _, _ in slow.got] == [1]
