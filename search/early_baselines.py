@@ -65,10 +65,6 @@ class EarlyBaselines:
         self._thread = threading.Thread(target=work, name="hpsearch-baselines")
         self._thread.start()
 
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
-
     def result(self) -> dict[str, Any]:
         """The fitted baselines: the early fit's (waited for), else fitted now."""
         if self._thread is None:

@@ -5,7 +5,7 @@ the terminal. The driver wraps `fit` in `attach(key, on_update)`; a callback
 made with the same `key` (the original one, or the copy `Tuner.restore`
 unpickled) finds the display hook there and calls `on_update(done, total,
 best)` each time a trial finishes or fails for good; `Watch.reporting` is set
-at the first result, and `Watch.on_idle` (if set) is called once, when a
+at the first result (the driver sets it at the end too), and `Watch.on_idle` (if set) is called once, when a
 trial ends with every trial created and none pending (its slot stays free).
 While attached, the first
 Ctrl-C (SIGINT) still goes to Ray Tune, which stops the trials in flight and
@@ -52,7 +52,7 @@ class Watch:
 
     on_update: OnUpdate | None
     interrupted: bool = False
-    reporting: threading.Event = field(default_factory=threading.Event)  # set at the first result (or the end)
+    reporting: threading.Event = field(default_factory=threading.Event)  # set at the first result
     on_idle: Callable[[], None] | None = None  # called once, when a trial ends and none is left to start
 
 
@@ -73,7 +73,6 @@ def attach(key: Path | str, on_update: OnUpdate | None) -> Iterator[Watch]:
     try:
         yield watch
     finally:
-        watch.reporting.set()
         _WATCHES.pop(_key(key), None)
         if main and before is not None:
             signal.signal(signal.SIGINT, before)  # Tune leaves its own handler installed after fit

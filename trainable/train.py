@@ -9,8 +9,7 @@ data's scheme (`trainable.validation`) decides what trains: one model on the
 training split, or the k fold-models of a cross-validated trial together, in
 one `fit` (their validation metrics are those of the pooled out-of-fold
 predictions). After every epoch the trial calls `ray.tune.report` with its metrics, a checkpoint
-attached when one is due (`trainable.epochs`); after a short epoch without a checkpoint, from a
-background thread while the next epoch trains (`trainable.pipelined`). A retried trial (after an
+attached when one is due (`trainable.epochs`). A retried trial (after an
 exception or a dead worker) continues from its latest checkpoint
 (`tune.get_checkpoint()`); one whose checkpoint says it had finished returns at
 once, neither retrained nor reported twice.
@@ -23,8 +22,8 @@ trial, whose fold loss has no accuracy), `val_loss`, `val_accuracy`,
 threshold under `TrialSettings.operating_point`), `best_val_*`, `best_epoch`,
 `epoch`, `diverged`, `n_params`, `latency_ms` (`trainable.epochs.latency_ms`),
 `train_seconds`, `node`, and for benchmarks `entered_at`, `started_at`,
-`reported_at`, `report_wait_s` (seconds earlier reports spent in Tune's
-report, which waits for the driver; pipelined ones in the background), `pid`, `rss_mb`, `peak_rss_mb`. TensorFlow and Keras are
+`reported_at`, `report_wait_s` (seconds the trial spent blocked in earlier
+reports, which wait for the driver), `pid`, `rss_mb`, `peak_rss_mb`. TensorFlow and Keras are
 imported inside the functions: never on the driver's CLI path.
 """
 
@@ -38,7 +37,6 @@ from typing import Any, Callable
 from trainable.checkpoint import MODEL_FILE, TrialState, read_state
 from trainable.columns import to_model_input
 from trainable.faults import FaultyReport
-from trainable.pipelined import PipelinedReport
 from trainable.settings import TrialSettings
 from trainable.tf_runtime import configure_tensorflow, reset_between_trials
 from trainable.validation import scheme_for
@@ -109,26 +107,19 @@ def fit_and_report(
     fixed = {"n_params": int(model.count_params()), "node": _node_id(), "started_at": started_at,
              "entered_at": entered_at or started_at, "pid": os.getpid()}
     saved = model.get_weights() if restore_dir is not None else None  # what the latest checkpoint holds
-    pipelined = PipelinedReport(report)
-    reporter = EpochReporter(settings, scheme, pipelined, state, CheckpointPlan(_milestones(settings), saved), fixed,
-                             started)
+    reporter = EpochReporter(settings, scheme, report, state, CheckpointPlan(_milestones(settings), saved), fixed, started)
     y, fit_options = scheme.targets(settings.class_weight == "balanced")
-    try:
-        model.fit(
-            to_model_input(data.X_train),
-            y,
-            batch_size=int(hp["batch_size"]),
-            epochs=settings.max_epochs,
-            initial_epoch=state.epoch,
-            shuffle=True,  # shuffles features and labels together
-            verbose=0,
-            callbacks=[reporter],
-            **fit_options,
-        )
-    except BaseException:
-        pipelined.close(raise_failure=False)  # the reports handed over are delivered; this error is the trial's
-        raise
-    pipelined.close()
+    model.fit(
+        to_model_input(data.X_train),
+        y,
+        batch_size=int(hp["batch_size"]),
+        epochs=settings.max_epochs,
+        initial_epoch=state.epoch,
+        shuffle=True,  # shuffles features and labels together
+        verbose=0,
+        callbacks=[reporter],
+        **fit_options,
+    )
     return reporter.last
 
 
