@@ -4,7 +4,7 @@
 
 Samples N configurations from the default search space (Optuna, seeded; the
 article's model first), then trains each one twice in this process with the
-trial code itself (`trainable.train.fit_and_report`, one TensorFlow thread):
+trial code itself (`trainable.trial.train.fit_and_report`, one TensorFlow thread):
 once on one validation split (`search.cv.folds: 0`) and once as a K-fold
 trial (K fold-models trained together, validated out of fold). The order of
 the two alternates from one configuration to the next, so neither always
@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 def sample_configs(n: int, seed: int) -> list[dict]:
     import optuna
 
-    from search.config import load_config
-    from search.space import define_by_run, seed_point
+    from search.config.schema import load_config
+    from search.config.space import define_by_run, seed_point
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = load_config().space
@@ -47,8 +47,8 @@ def sample_configs(n: int, seed: int) -> list[dict]:
 
 
 def train_seconds(hp: dict, data, epochs: int) -> float:
-    from trainable.settings import TrialSettings
-    from trainable.train import fit_and_report
+    from trainable.trial.settings import TrialSettings
+    from trainable.trial.train import fit_and_report
 
     settings = TrialSettings(max_epochs=epochs, metric="val_loss", seed=0, cpus=1, checkpoint_epochs=(epochs,))
     return float(fit_and_report(hp, settings, data, lambda metrics, checkpoint: None)["train_seconds"])
@@ -63,8 +63,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    from search.config import load_config
-    from trainable.tf_runtime import configure_tensorflow
+    from search.config.schema import load_config
+    from trainable.runtime.tf import configure_tensorflow
 
     configure_tensorflow(1)
     data = {"holdout": load_config().data.load(0), "cv": load_config().data.load(args.folds)}

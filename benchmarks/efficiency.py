@@ -4,7 +4,7 @@
 
 1. Samples N configurations from the default search space once (Optuna, seeded).
 2. (a) Bare loop: trains them one after another in this process with the same
-   trainable code (`trainable.train.fit_and_report`), one TensorFlow thread,
+   trainable code (`trainable.trial.train.fit_and_report`), one TensorFlow thread,
    and records each trial's seconds (model build + fit + per-epoch validation).
 3. (b) hpsearch: runs `hpsearch run` as a separate command on the same
    configurations (enqueued in order, no early stopping, no seed trial) with
@@ -55,8 +55,8 @@ sys.path.insert(0, str(ROOT))
 def sample_configs(n: int, seed: int) -> list[dict]:
     import optuna
 
-    from search.config import load_config
-    from search.space import define_by_run
+    from search.config.schema import load_config
+    from search.config.space import define_by_run
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = define_by_run(load_config().space)
@@ -73,10 +73,10 @@ def sample_configs(n: int, seed: int) -> list[dict]:
 def bare_loop(configs: list[dict], epochs: int) -> list[float]:
     os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    from search.config import load_config
-    from trainable.settings import TrialSettings
-    from trainable.tf_runtime import configure_tensorflow
-    from trainable.train import fit_and_report
+    from search.config.schema import load_config
+    from trainable.trial.settings import TrialSettings
+    from trainable.runtime.tf import configure_tensorflow
+    from trainable.trial.train import fit_and_report
 
     configure_tensorflow(1)
     data = load_config().data.load(0)  # one validation split, as the sweep below
@@ -128,13 +128,13 @@ def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
     env.pop("RAY_ADDRESS", None)
     start = time.time()
     proc = subprocess.run(
-        [sys.executable, "-m", "search.cli", "run", str(path), "--overwrite"],
+        [sys.executable, "-m", "search.cli.app", "run", str(path), "--overwrite"],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )
     end = time.time()
     if proc.returncode != 0:
         sys.exit(f"hpsearch run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    from search.layout import TIMINGS_FILE, TUNE_DIR, TUNE_RESULT_FILE, trial_dirname
+    from search.records.paths import TIMINGS_FILE, TUNE_DIR, TUNE_RESULT_FILE, trial_dirname
 
     out = workdir / "efficiency"
     timings = json.loads((out / TIMINGS_FILE).read_text())

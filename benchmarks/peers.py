@@ -3,7 +3,7 @@
     uv run --group bench python benchmarks/peers.py [--trials N] [--epochs E] [--json FILE]
 
 Same trials, epochs, data split (the built-in dataset, 70/15/15) and model
-builder (`trainable.model.build_model`) for every tool; each tool runs as its
+builder (`trainable.trial.model.build_model`) for every tool; each tool runs as its
 own command, so wall time includes Python, TensorFlow import and (for
 hpsearch) Ray start:
 - KerasTuner `RandomSearch` (sequential, as KerasTuner runs on one machine),
@@ -32,10 +32,10 @@ TOOLS = ("keras_tuner", "optuna", "hpsearch")
 def _setup(threads: int):
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
-    from trainable.quiet import import_keras
+    from trainable.runtime.environment import import_keras
 
     keras = import_keras()
-    from search.config import load_config
+    from search.config.schema import load_config
 
     return keras, load_config().data.load(0)  # one validation split, as the peers
 
@@ -43,7 +43,7 @@ def _setup(threads: int):
 def _val_auroc(model, data) -> float:
     import numpy as np
 
-    from trainable.metrics import score
+    from trainable.stats.metrics import score
 
     return score(data.y_val, np.asarray(model(data.X_val, training=False)))["auroc"]
 
@@ -52,7 +52,7 @@ def run_keras_tuner(trials: int, epochs: int, workdir: Path) -> float:
     keras, data = _setup(os.cpu_count() or 1)
     import keras_tuner as kt
 
-    from trainable.model import build_model
+    from trainable.trial.model import build_model
 
     def hypermodel(hp):
         n = hp.Int("n_layers", 1, 4)
@@ -86,9 +86,9 @@ def run_optuna(trials: int, epochs: int, workdir: Path) -> float:
     keras, data = _setup(1)
     import optuna
 
-    from search.config import load_config
-    from search.space import define_by_run
-    from trainable.model import build_model
+    from search.config.schema import load_config
+    from search.config.space import define_by_run
+    from trainable.trial.model import build_model
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = define_by_run(load_config().space)
@@ -107,9 +107,9 @@ def run_optuna(trials: int, epochs: int, workdir: Path) -> float:
 def run_hpsearch(trials: int, epochs: int, workdir: Path) -> float:
     import pandas as pd
 
-    from search.layout import LEADERBOARD_FILE
+    from search.records.paths import LEADERBOARD_FILE
 
-    args = [sys.executable, "-m", "search.cli", "run", "--name", "peers", "--results-dir", str(workdir),
+    args = [sys.executable, "-m", "search.cli.app", "run", "--name", "peers", "--results-dir", str(workdir),
             "--trials", str(trials), "--max-epochs", str(epochs), "--overwrite"]
     cfg = workdir / "peers.yaml"
     cfg.write_text("search:\n  metric: val_auroc\n  cv:\n    folds: 0\n  early_stopping:\n    enabled: false\n")  # as the peers

@@ -47,7 +47,7 @@ def make_table(rows: int, path: Path, seed: int = 0) -> None:
 
 
 def run(rows: int, workdir: Path) -> dict:
-    from search.layout import LEADERBOARD_FILE, TIMINGS_FILE, TUNE_DIR, TUNE_RESULT_FILE
+    from search.records.paths import LEADERBOARD_FILE, TIMINGS_FILE, TUNE_DIR, TUNE_RESULT_FILE
 
     table = workdir / f"table{rows}.parquet"
     make_table(rows, table)
@@ -56,7 +56,7 @@ def run(rows: int, workdir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     started = time.time()
     proc = subprocess.run(
-        [sys.executable, "-m", "search.cli", "run", "--data", str(table), "--target", "outcome", "--name", name,
+        [sys.executable, "-m", "search.cli.app", "run", "--data", str(table), "--target", "outcome", "--name", name,
          "--trials", str(trials), "--max-epochs", str(epochs), "--results-dir", str(workdir), "--overwrite"],
         cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.time() - started

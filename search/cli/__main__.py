@@ -1,0 +1,5 @@
+"""`python -m search.cli`: the `hpsearch` command."""
+
+from search.cli.app import main
+
+main()

@@ -1,0 +1,10 @@
+"""Running a sweep on Ray: the driver, the cluster, the Tuner and what watches it.
+
+Owns: `driver` (run and resume, one path to `best/`), `cluster` (joining or starting
+Ray), `tuner` (trial settings, the Optuna searcher, ASHA, the Tuner), `optuna_searcher`,
+`live` (the running fit: progress, live leaderboard, Ctrl-C), `tune_rows` (Tune's trials
+-> leaderboard rows), `folder` (a sweep folder's life cycle), `early_baselines`,
+`pick` (the robust pick), `tracking` (MLflow), `_compat` (Ray's private API, fenced).
+May import every room of `search` but `cli`, and `trainable`. Ray is imported inside
+functions.
+"""

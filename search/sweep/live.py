@@ -1,0 +1,166 @@
+"""The driver's live view of a running `Tuner.fit`: progress, the leaderboard kept current, Ctrl-C.
+
+Contract: Tune pickles its callbacks with the experiment, so no callback holds
+the terminal. The driver wraps `fit` in `attach(key, on_update)`; a callback
+made with the same `key` (the original one, or the copy `Tuner.restore`
+unpickled) finds the display hook there and calls `on_update(done, total,
+best)` each time a trial finishes or fails for good; `Watch.reporting` is set
+at the first result (the driver sets it at the end too), and `Watch.on_idle` (if set) is called once, when a
+trial ends with every trial created and none pending (its slot stays free).
+While attached, the first
+Ctrl-C (SIGINT) still goes to Ray Tune, which stops the trials in flight and
+saves its state; the watch records it (`Watch.interrupted`), and on leaving
+`attach` the SIGINT handler of before `fit` is back in place.
+- `TrialCounter(key, total)` counts finished trials (`hpsearch pick`).
+- `LiveLeaderboard(out, max_epochs, total, ranking)` also rewrites
+  `<out>/leaderboard.csv` atomically as trials finish: at once after a quiet
+  spell, else at most once a second (a rewrite costs O(trials): at every
+  trial, O(trials^2) for a sweep), and always when the experiment ends or is
+  interrupted. Its rows are part of Tune's saved state
+  (`get_state`/`set_state`), so a restored sweep keeps the trials that
+  finished before the interruption.
+Imports Ray: load it lazily (driver only).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+from ray.tune import Callback
+
+from search.config.ranking import Ranking
+from search.records.paths import LEADERBOARD_FILE
+from search.review.leaderboard import build_leaderboard, write_leaderboard
+from search.sweep.tune_rows import row_of_trial
+from trainable.stats.metrics import better
+
+__all__ = ["LiveLeaderboard", "TrialCounter", "Watch", "attach"]
+
+OnUpdate = Callable[[int, int, "float | None"], None]
+
+
+@dataclass
+class Watch:
+    """The driver's side of a running fit: its display hook, and whether Ctrl-C stopped it."""
+
+    on_update: OnUpdate | None
+    interrupted: bool = False
+    reporting: threading.Event = field(default_factory=threading.Event)  # set at the first result
+    on_idle: Callable[[], None] | None = None  # called once, when a trial ends and none is left to start
+
+
+_WATCHES: dict[str, Watch] = {}
+
+
+def _key(key: Path | str) -> str:
+    return str(Path(key).absolute())
+
+
+@contextmanager
+def attach(key: Path | str, on_update: OnUpdate | None) -> Iterator[Watch]:
+    """Watch the fit whose callbacks were made with `key` while the block runs (wrap `tuner.fit()` in it)."""
+    watch = Watch(on_update)
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGINT) if main else None
+    _WATCHES[_key(key)] = watch
+    try:
+        yield watch
+    finally:
+        _WATCHES.pop(_key(key), None)
+        if main and before is not None:
+            signal.signal(signal.SIGINT, before)  # Tune leaves its own handler installed after fit
+
+
+class TrialCounter(Callback):  # type: ignore[misc]  (Ray Tune's classes are untyped)
+    def __init__(self, key: Path | str, total: int) -> None:
+        self.key, self.total, self.done = _key(key), total, 0
+        self.best: float | None = None
+
+    def setup(self, **info: Any) -> None:
+        """Called by Tune after it installed its SIGINT handler: note a Ctrl-C, then let Tune stop."""
+        watch = _WATCHES.get(self.key)
+        if watch is None or threading.current_thread() is not threading.main_thread():
+            return
+        tune_handler = signal.getsignal(signal.SIGINT)
+        if not callable(tune_handler):
+            return
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            watch.interrupted = True
+            tune_handler(signum, frame)
+
+        signal.signal(signal.SIGINT, on_sigint)
+
+    def _finished(self, trial: Any, failed: bool) -> None:
+        self.done += 1
+
+    def _tell(self) -> None:
+        watch = _WATCHES.get(self.key)
+        if watch is not None and watch.on_update is not None:
+            watch.on_update(self.done, self.total, self.best)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        watch = _WATCHES.get(self.key)
+        if watch is not None:
+            watch.reporting.set()
+
+    def _idle(self, trials: list) -> None:
+        """A trial ended; with every trial created and none pending, its slot stays free: tell the driver."""
+        watch = _WATCHES.get(self.key)
+        if watch is None or watch.on_idle is None or len(trials) < self.total:
+            return
+        if not any(t.status == "PENDING" for t in trials):
+            told, watch.on_idle = watch.on_idle, None
+            told()
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finished(trial, failed=False)
+        self._tell()
+        self._idle(trials)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finished(trial, failed=True)
+        self._tell()
+        self._idle(trials)
+
+
+class LiveLeaderboard(TrialCounter):
+    def __init__(self, out: Path, max_epochs: int, total: int, ranking: Ranking) -> None:
+        super().__init__(out, total)
+        self.out, self.metric, self.max_epochs, self.ranking = Path(out), ranking.metric, max_epochs, ranking
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.written_at = 0.0  # monotonic time of the last rewrite
+        self.unwritten = False
+
+    def get_state(self) -> dict[str, Any]:
+        return {"rows": dict(self.rows), "best": self.best}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.rows, self.best = dict(state["rows"]), state["best"]
+        self.done = len(self.rows)
+
+    def _finished(self, trial: Any, failed: bool) -> None:
+        row = row_of_trial(trial, self.max_epochs, failed)
+        self.rows[trial.trial_id] = row
+        self.done = len(self.rows)
+        value = row[self.metric]
+        if value is not None and not pd.isna(value) and (self.best is None or better(self.metric, value, self.best)):
+            self.best = float(value)
+        self.unwritten = True
+        if time.monotonic() - self.written_at >= 1.0 or self.done >= self.total:
+            self._write()
+
+    def _write(self) -> None:
+        write_leaderboard(build_leaderboard(list(self.rows.values()), self.ranking), self.out / LEADERBOARD_FILE)
+        self.written_at, self.unwritten = time.monotonic(), False
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if self.unwritten:
+            self._write()

@@ -1,0 +1,7 @@
+"""Statistics: metrics and their thresholds, intervals and paired differences, baselines, Pareto ranks.
+
+Owns: `metrics` (scores, clinical metrics, net benefit), `intervals` (DeLong, Wilson, BCa,
+calibration), `baselines` (logistic regression and gradient boosting on the network's
+encoding), `pareto` (non-dominated sorting).
+May import: `trainable.data`, `trainable.names`, `trainable.errors`; never `trainable.trial`.
+"""
