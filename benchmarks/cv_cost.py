@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 def sample_configs(n: int, seed: int) -> list[dict]:
     import optuna
 
-    from search.config.schema import load_config
+    from search.config.load import load_config
     from search.config.space import define_by_run, seed_point
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -50,7 +50,15 @@ def train_seconds(hp: dict, data, epochs: int) -> float:
     from trainable.trial.settings import TrialSettings
     from trainable.trial.train import fit_and_report
 
-    settings = TrialSettings(max_epochs=epochs, metric="val_loss", seed=0, cpus=1, checkpoint_epochs=(epochs,))
+    settings = TrialSettings(
+        max_epochs=epochs,
+        metric="val_loss",
+        seed=0,
+        cpus=1,
+        class_weight=None,
+        checkpoint_epochs=(epochs,),
+        operating_point=None,
+    )
     return float(fit_and_report(hp, settings, data, lambda metrics, checkpoint: None)["train_seconds"])
 
 
@@ -63,20 +71,28 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    from search.config.schema import load_config
+    from search.config.load import load_config
     from trainable.runtime.tf import configure_tensorflow
 
     configure_tensorflow(1)
-    data = {"holdout": load_config().data.load(0), "cv": load_config().data.load(args.folds)}
+    data = {
+        "holdout": load_config(None, {"search.cv.folds": 0}).load_data(),
+        "cv": load_config(None, {"search.cv.folds": args.folds}).load_data(),
+    }
     rows = []
     for i, hp in enumerate(sample_configs(args.configs, args.seed)):
         order = ("holdout", "cv") if i % 2 == 0 else ("cv", "holdout")
         seconds = {mode: train_seconds(hp, data[mode], args.epochs) for mode in order}
         widths = "-".join(str(hp[f"units_{j}"]) for j in range(hp["n_layers"]))
-        rows.append({"units": widths, "batch_size": hp["batch_size"], **seconds, "ratio": seconds["cv"] / seconds["holdout"]})
+        rows.append(
+            {"units": widths, "batch_size": hp["batch_size"], **seconds, "ratio": seconds["cv"] / seconds["holdout"]}
+        )
     result = {
-        "configs": len(rows), "epochs": args.epochs, "folds": args.folds,
-        "holdout_rows": int(len(data["holdout"].y_train)), "cv_rows": int(len(data["cv"].y_train)),
+        "configs": len(rows),
+        "epochs": args.epochs,
+        "folds": args.folds,
+        "holdout_rows": int(len(data["holdout"].y_train)),
+        "cv_rows": int(len(data["cv"].y_train)),
         "median_holdout_s": round(statistics.median(r["holdout"] for r in rows), 3),
         "median_cv_s": round(statistics.median(r["cv"] for r in rows), 3),
         "median_ratio": round(statistics.median(r["ratio"] for r in rows), 3),
@@ -86,7 +102,9 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{args.folds}-fold trial vs holdout trial, train_seconds, {args.epochs} epochs, built-in table")
+    table = Table(
+        title=f"{args.folds}-fold trial vs holdout trial, train_seconds, {args.epochs} epochs, built-in table"
+    )
     for column in ("units", "batch", "holdout s", f"{args.folds}-fold s", "ratio"):
         table.add_column(column, justify="right")
     for r in rows:

@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 def sample_configs(n: int, seed: int) -> list[dict]:
     import optuna
 
-    from search.config.schema import load_config
+    from search.config.load import load_config
     from search.config.space import define_by_run
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -73,14 +73,22 @@ def sample_configs(n: int, seed: int) -> list[dict]:
 def bare_loop(configs: list[dict], epochs: int) -> list[float]:
     os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    from search.config.schema import load_config
-    from trainable.trial.settings import TrialSettings
+    from search.config.load import load_config
     from trainable.runtime.tf import configure_tensorflow
+    from trainable.trial.settings import TrialSettings
     from trainable.trial.train import fit_and_report
 
     configure_tensorflow(1)
-    data = load_config().data.load(0)  # one validation split, as the sweep below
-    settings = TrialSettings(max_epochs=epochs, metric="val_auroc", seed=0, cpus=1)
+    data = load_config(None, {"search.cv.folds": 0}).load_data()  # one validation split, as the sweep below
+    settings = TrialSettings(
+        max_epochs=epochs,
+        metric="val_auroc",
+        seed=0,
+        cpus=1,
+        class_weight=None,
+        checkpoint_epochs=None,
+        operating_point=None,
+    )
     seconds = []
     for hp in configs:
         start = time.perf_counter()
@@ -94,9 +102,22 @@ def side_by_side(n: int, epochs: int, seed: int, concurrency: int) -> dict:
     start = time.time()
     procs = [
         subprocess.Popen(
-            [sys.executable, __file__, "--trials", str(n), "--epochs", str(epochs), "--seed", str(seed),
-             "--bare-part", f"{k}/{concurrency}"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--trials",
+                str(n),
+                "--epochs",
+                str(epochs),
+                "--seed",
+                str(seed),
+                "--bare-part",
+                f"{k}/{concurrency}",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         for k in range(concurrency)
     ]
@@ -128,8 +149,11 @@ def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
     env.pop("RAY_ADDRESS", None)
     start = time.time()
     proc = subprocess.run(
-        [sys.executable, "-m", "search.cli.app", "run", str(path), "--overwrite"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "search.cli", "run", str(path), "--overwrite"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     end = time.time()
     if proc.returncode != 0:

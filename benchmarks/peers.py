@@ -35,9 +35,9 @@ def _setup(threads: int):
     from trainable.runtime.environment import import_keras
 
     keras = import_keras()
-    from search.config.schema import load_config
+    from search.config.load import load_config
 
-    return keras, load_config().data.load(0)  # one validation split, as the peers
+    return keras, load_config(None, {"search.cv.folds": 0}).load_data()  # one validation split, as the peers
 
 
 def _val_auroc(model, data) -> float:
@@ -65,7 +65,7 @@ def run_keras_tuner(trials: int, epochs: int, workdir: Path) -> float:
             "learning_rate": hp.Float("learning_rate", 1e-4, 3e-2, sampling="log"),
             "optimizer": hp.Choice("optimizer", ["adam", "adamw", "rmsprop", "sgd"]),
         }
-        model = build_model(config, data.schema, data.n_classes)
+        model = build_model(config, data.schema, data.n_classes, 1)
         model.compile(optimizer=model.optimizer, loss=model.loss, metrics=[keras.metrics.AUC(name="auc")])
         return model
 
@@ -75,18 +75,23 @@ def run_keras_tuner(trials: int, epochs: int, workdir: Path) -> float:
             return super().run_trial(trial, *args, **kwargs)
 
     tuner = _Tuner(
-        hypermodel, objective=kt.Objective("val_auc", "max"), max_trials=trials, seed=0,
-        directory=str(workdir), project_name="kt", overwrite=True,
+        hypermodel,
+        objective=kt.Objective("val_auc", "max"),
+        max_trials=trials,
+        seed=0,
+        directory=str(workdir),
+        project_name="kt",
+        overwrite=True,
     )
     tuner.search(data.X_train, data.y_train, epochs=epochs, validation_data=(data.X_val, data.y_val), verbose=0)
     return _val_auroc(tuner.get_best_models(1)[0], data)
 
 
 def run_optuna(trials: int, epochs: int, workdir: Path) -> float:
-    keras, data = _setup(1)
+    _, data = _setup(1)
     import optuna
 
-    from search.config.schema import load_config
+    from search.config.load import load_config
     from search.config.space import define_by_run
     from trainable.trial.model import build_model
 
@@ -95,7 +100,7 @@ def run_optuna(trials: int, epochs: int, workdir: Path) -> float:
 
     def objective(trial):
         space(trial)
-        model = build_model(trial.params, data.schema, data.n_classes)
+        model = build_model(trial.params, data.schema, data.n_classes, 1)
         model.fit(data.X_train, data.y_train, batch_size=trial.params["batch_size"], epochs=epochs, verbose=0)
         return _val_auroc(model, data)
 
@@ -109,10 +114,25 @@ def run_hpsearch(trials: int, epochs: int, workdir: Path) -> float:
 
     from search.records.paths import LEADERBOARD_FILE
 
-    args = [sys.executable, "-m", "search.cli.app", "run", "--name", "peers", "--results-dir", str(workdir),
-            "--trials", str(trials), "--max-epochs", str(epochs), "--overwrite"]
+    args = [
+        sys.executable,
+        "-m",
+        "search.cli.app",
+        "run",
+        "--name",
+        "peers",
+        "--results-dir",
+        str(workdir),
+        "--trials",
+        str(trials),
+        "--max-epochs",
+        str(epochs),
+        "--overwrite",
+    ]
     cfg = workdir / "peers.yaml"
-    cfg.write_text("search:\n  metric: val_auroc\n  cv:\n    folds: 0\n  early_stopping:\n    enabled: false\n")  # as the peers
+    cfg.write_text(
+        "search:\n  metric: val_auroc\n  cv:\n    folds: 0\n  early_stopping:\n    enabled: false\n"
+    )  # as the peers
     subprocess.run([*args[:4], str(cfg), *args[4:]], check=True, cwd=ROOT, capture_output=True)
     board = pd.read_csv(workdir / "peers" / LEADERBOARD_FILE)
     return float(board["val_auroc"].max())
@@ -137,9 +157,21 @@ def main() -> None:
             workdir.mkdir()
             start = time.perf_counter()
             proc = subprocess.run(
-                [sys.executable, __file__, "--only", tool, "--trials", str(args.trials), "--epochs", str(args.epochs),
-                 "--workdir", str(workdir)],
-                capture_output=True, text=True, cwd=ROOT,
+                [
+                    sys.executable,
+                    __file__,
+                    "--only",
+                    tool,
+                    "--trials",
+                    str(args.trials),
+                    "--epochs",
+                    str(args.epochs),
+                    "--workdir",
+                    str(workdir),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
             )
             wall = time.perf_counter() - start
             if proc.returncode != 0:

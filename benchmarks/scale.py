@@ -56,9 +56,30 @@ def run(rows: int, workdir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     started = time.time()
     proc = subprocess.run(
-        [sys.executable, "-m", "search.cli.app", "run", "--data", str(table), "--target", "outcome", "--name", name,
-         "--trials", str(trials), "--max-epochs", str(epochs), "--results-dir", str(workdir), "--overwrite"],
-        cwd=ROOT, env=env, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "search.cli",
+            "run",
+            "--data",
+            str(table),
+            "--target",
+            "outcome",
+            "--name",
+            name,
+            "--trials",
+            str(trials),
+            "--max-epochs",
+            str(epochs),
+            "--results-dir",
+            str(workdir),
+            "--overwrite",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.time() - started
     if proc.returncode != 0:
         sys.exit(f"hpsearch run failed on {rows} rows ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -74,7 +95,10 @@ def run(rows: int, workdir: Path) -> dict:
     sweep = t["fit_end"] - t["fit_start"]
     after = t["finish_end"] - t["fit_end"]
     return {
-        "rows": rows, "trials": trials, "epochs": epochs, "wall_s": round(wall, 1),
+        "rows": rows,
+        "trials": trials,
+        "epochs": epochs,
+        "wall_s": round(wall, 1),
         "load_s": round(t["ray_init_start"] - t["command_start"], 1),
         "ray_start_s": round(t["ray_ready"] - t["ray_init_start"], 1),
         "sweep_s": round(sweep, 1),
@@ -85,8 +109,11 @@ def run(rows: int, workdir: Path) -> dict:
         "driver_peak_rss_mb": round(t.get("driver_peak_rss_mb", 0.0)),
         "worker_peak_rss_mb": round(max(workers, default=0.0)),
         "median_trial_train_s": round(statistics.median(float(r[col["train_seconds"]]) for r in rows_), 1),
-        "all_completed_once": (all(r[col["status"]] == "completed" for r in rows_) and len(rows_) == trials
-                               and len({r[col["trial_id"]] for r in rows_}) == trials),
+        "all_completed_once": (
+            all(r[col["status"]] == "completed" for r in rows_)
+            and len(rows_) == trials
+            and len({r[col["trial_id"]] for r in rows_}) == trials
+        ),
     }
 
 

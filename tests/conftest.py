@@ -110,8 +110,9 @@ def hpsearch_process() -> Callable[..., Ran]:
     """`hpsearch_process(*args, env=None)`: an `hpsearch` command in its own Python process."""
 
     def run(*args: Any, env: dict[str, str] | None = None, timeout: float = 600) -> Ran:
-        done = subprocess.run([*HPSEARCH, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        done = subprocess.run(
+            [*HPSEARCH, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+        )
         return Ran(done.returncode, done.stdout, done.stderr)
 
     return run

@@ -14,9 +14,24 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
-    "BEST_EPOCH", "DIVERGED", "EPOCH", "LATENCY_MS", "METRIC_MODES", "Mode", "NODE", "N_PARAMS", "OBJECTIVE_MODES",
-    "TRAIN_SECONDS", "VALIDATION_METRICS", "VAL_ACCURACY", "VAL_AUROC", "VAL_LOSS", "VAL_SENSITIVITY",
-    "VAL_SPECIFICITY", "best", "reported",
+    "BEST_EPOCH",
+    "DIVERGED",
+    "EPOCH",
+    "LATENCY_MS",
+    "METRIC_MODES",
+    "NODE",
+    "N_PARAMS",
+    "OBJECTIVE_MODES",
+    "TRAIN_SECONDS",
+    "VALIDATION_METRICS",
+    "VAL_ACCURACY",
+    "VAL_AUROC",
+    "VAL_LOSS",
+    "VAL_SENSITIVITY",
+    "VAL_SPECIFICITY",
+    "Mode",
+    "best",
+    "reported",
 ]
 
 Mode = Literal["min", "max"]

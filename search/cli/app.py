@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -35,6 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
 def _fail(message: str) -> None:
     typer.echo(f"hpsearch: error: {message}", err=True)
     raise typer.Exit(2)
@@ -51,32 +53,36 @@ def _command(fn: Callable[..., None]) -> Callable[..., None]:
         except HpsearchError as exc:
             _fail(str(exc))
 
-    return app.command()(guarded)  # type: ignore[no-any-return]
+    return app.command()(guarded)
 
 
 @_command
 def run(
-    config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: configs/breast_cancer.yaml).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Sweep name: outputs go to RESULTS_DIR/NAME.")] = None,
-    trials: Annotated[Optional[int], typer.Option(help="Number of trials.")] = None,
-    max_epochs: Annotated[Optional[int], typer.Option(help="Maximum epochs per trial.")] = None,
-    results_dir: Annotated[Optional[str], typer.Option(help="Where sweeps are written (default: results).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the sampler and of weight initialisation.")] = None,
-    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
-    storage: Annotated[
-        Optional[str], typer.Option(help="Ray Tune's experiment storage: a path every node shares (NFS) or a URI (s3://...).")
+    config: Annotated[Path | None, typer.Argument(help="YAML config (default: configs/breast_cancer.yaml).")] = None,
+    name: Annotated[str | None, typer.Option(help="Sweep name: outputs go to RESULTS_DIR/NAME.")] = None,
+    trials: Annotated[int | None, typer.Option(help="Number of trials.")] = None,
+    max_epochs: Annotated[int | None, typer.Option(help="Maximum epochs per trial.")] = None,
+    results_dir: Annotated[str | None, typer.Option(help="Where sweeps are written (default: results).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the sampler and of weight initialisation.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
     ] = None,
-    data: Annotated[Optional[str], typer.Option(help="Data file (.npy/.npz/.csv/.parquet) or builtin:NAME.")] = None,
-    target: Annotated[Optional[str], typer.Option(help="Label column of a table file.")] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Ray Tune's experiment storage: a path every node shares (NFS) or a URI (s3://...)."),
+    ] = None,
+    data: Annotated[str | None, typer.Option(help="Data file (.npy/.npz/.csv/.parquet) or builtin:NAME.")] = None,
+    target: Annotated[str | None, typer.Option(help="Label column of a table file.")] = None,
     folds: Annotated[
-        Optional[str], typer.Option(help="Cross-validation folds: auto, 0 (one validation split) or k >= 2.")
+        str | None, typer.Option(help="Cross-validation folds: auto, 0 (one validation split) or k >= 2.")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Delete an existing sweep of the same name first.")] = False,
     pick: Annotated[
         bool, typer.Option("--pick", help="Run the robust pick before the one test scoring (config pick.enabled).")
     ] = False,
     mlflow: Annotated[
-        Optional[str], typer.Option("--mlflow", help="Track the sweep in MLflow at this URI (config mlflow.tracking_uri).")
+        str | None,
+        typer.Option("--mlflow", help="Track the sweep in MLflow at this URI (config mlflow.tracking_uri)."),
     ] = None,
 ) -> None:
     """Run a sweep: sample, train and rank models, then export the best one."""
@@ -103,21 +109,32 @@ def run(
 @_command
 def resume(
     results_dir: Annotated[Path, typer.Argument(help="The interrupted sweep's folder, e.g. results/breast_cancer.")],
-    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
+    ] = None,
 ) -> None:
     """Continue an interrupted or killed sweep: finished trials are kept, the others run."""
     from search.records.paths import LEADERBOARD_FILE
     from search.sweep.folder import finished
 
     if results_dir.is_dir() and finished(results_dir):
-        typer.echo(f"{results_dir}: the sweep already finished; nothing to resume "
-                   f"(leaderboard: {results_dir / LEADERBOARD_FILE})", err=True)
+        typer.echo(
+            f"{results_dir}: the sweep already finished; nothing to resume "
+            f"(leaderboard: {results_dir / LEADERBOARD_FILE})",
+            err=True,
+        )
         return
     _run(None, address, False, resume_dir=results_dir)
 
 
-def _run(cfg: Config | None, address: Optional[str], overwrite: bool, *, storage: Optional[str] = None,
-         resume_dir: Optional[Path] = None) -> None:
+def _run(
+    cfg: Config | None,
+    address: str | None,
+    overwrite: bool,
+    *,
+    storage: str | None = None,
+    resume_dir: Path | None = None,
+) -> None:
     """Run (or, with `resume_dir`, resume) a sweep with a progress bar, then summarise it."""
     from rich.console import Console
 
@@ -128,12 +145,19 @@ def _run(cfg: Config | None, address: Optional[str], overwrite: bool, *, storage
     progress = SweepProgress(console)
     try:
         if resume_dir is not None:
-            outcome = resume_sweep(resume_dir, address=address, on_start=progress.on_resume(resume_dir),
-                                   on_update=progress.on_update)
+            outcome = resume_sweep(
+                resume_dir, address=address, on_start=progress.on_resume(resume_dir), on_update=progress.on_update
+            )
         else:
             assert cfg is not None
-            outcome = run_sweep(cfg, address=address, storage=storage, overwrite=overwrite,
-                                on_start=progress.on_run(cfg), on_update=progress.on_update)
+            outcome = run_sweep(
+                cfg,
+                address=address,
+                storage=storage,
+                overwrite=overwrite,
+                on_start=progress.on_run(cfg),
+                on_update=progress.on_update,
+            )
     finally:
         progress.bar.stop()
     summarise(console, outcome)
@@ -142,8 +166,8 @@ def _run(cfg: Config | None, address: Optional[str], overwrite: bool, *, storage
 @_command
 def leaderboard(
     results_dir: Annotated[Path, typer.Argument(help="A sweep's folder, e.g. results/breast_cancer.")],
-    top: Annotated[Optional[int], typer.Option(help="Show only the first N rows.")] = None,
-    sort: Annotated[Optional[str], typer.Option(help="Sort by this column (default: the sweep's ranking).")] = None,
+    top: Annotated[int | None, typer.Option(help="Show only the first N rows.")] = None,
+    sort: Annotated[str | None, typer.Option(help="Sort by this column (default: the sweep's ranking).")] = None,
     format: Annotated[str, typer.Option("--format", help="table, csv, json or markdown.")] = "table",
     wide: Annotated[bool, typer.Option("--wide", help="Every column, however wide the table gets.")] = False,
 ) -> None:
@@ -190,13 +214,17 @@ def report(
 @_command
 def pick(
     results_dir: Annotated[Path, typer.Argument(help="A finished sweep's folder.")],
-    top_k: Annotated[Optional[int], typer.Option(help="Retrain the top K configurations (default: pick.top_k).")] = None,
-    repeats: Annotated[Optional[int], typer.Option(help="Seeds per configuration (default: pick.repeats).")] = None,
-    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")] = None,
-    storage: Annotated[
-        Optional[str], typer.Option(help="Ray Tune's storage for the retrains: a path every node shares, or a URI.")
+    top_k: Annotated[int | None, typer.Option(help="Retrain the top K configurations (default: pick.top_k).")] = None,
+    repeats: Annotated[int | None, typer.Option(help="Seeds per configuration (default: pick.repeats).")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
     ] = None,
-    reuse_test: Annotated[bool, typer.Option("--reuse-test", help="Score the winner on a test split already scored.")] = False,
+    storage: Annotated[
+        str | None, typer.Option(help="Ray Tune's storage for the retrains: a path every node shares, or a URI.")
+    ] = None,
+    reuse_test: Annotated[
+        bool, typer.Option("--reuse-test", help="Score the winner on a test split already scored.")
+    ] = False,
 ) -> None:
     """Retrain the top configurations with fresh seeds on Ray, rank by the mean, export the winner to best/."""
     from rich.console import Console
@@ -221,9 +249,10 @@ def pick(
 def export(
     results_dir: Annotated[Path, typer.Argument(help="A sweep's folder.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write model.keras, model_card.json, model_card.md.")],
-    trial: Annotated[Optional[str], typer.Option(help="Trial ID (default: the best-ranked trial).")] = None,
+    trial: Annotated[str | None, typer.Option(help="Trial ID (default: the best-ranked trial).")] = None,
     target_sensitivity: Annotated[
-        Optional[float], typer.Option(help="Choose the threshold for this validation sensitivity instead of Youden's J.")
+        float | None,
+        typer.Option(help="Choose the threshold for this validation sensitivity instead of Youden's J."),
     ] = None,
     reuse_test: Annotated[
         bool, typer.Option("--reuse-test", help="Score this model on a test split already scored for another.")
@@ -242,7 +271,9 @@ def export(
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="An exported model's folder, e.g. results/breast_cancer/best.")],
     input: Annotated[Path, typer.Argument(help="Rows to score: .csv/.parquet (training column names) or .npy/.npz.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write .csv or .parquet here (default: CSV on stdout).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write .csv or .parquet here (default: CSV on stdout).")
+    ] = None,
 ) -> None:
     """Probabilities per class and the predicted label (at the model's stored threshold)."""
     from search.export.predict import check_output, predict_rows, write_predictions
@@ -274,8 +305,10 @@ def _leave(exc: SystemExit) -> None:
     and Ray is no longer running in this process (else the normal exit runs
     its shutdown hook)."""
     ray = sys.modules.get("ray")
-    if "tensorflow" not in sys.modules or not isinstance(exc.code, (int, type(None))) or (
-        ray is not None and ray.is_initialized()
+    if (
+        "tensorflow" not in sys.modules
+        or not isinstance(exc.code, (int, type(None)))
+        or (ray is not None and ray.is_initialized())
     ):
         raise exc
     import logging

@@ -1,4 +1,4 @@
-"""What the command line prints of a sweep: its progress bar, its top trials, the exported model's review lines, the pick.
+"""What the command line prints of a sweep: its progress, its top trials, the exported model's review, the pick.
 
 Contract: presentation only, on a rich `Console` the caller owns; the top
 trials are a table fitted to the terminal (`search.cli.terminal_table.render`) or,
@@ -9,8 +9,9 @@ when stdout is not a terminal, one narrow line a trial. `summarise` ends
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import typer
@@ -38,9 +39,16 @@ class SweepProgress:
 
         self.console, self.metric = console, ""
         self.task: Any = None
-        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("trials"), TimeElapsedColumn(), TextColumn("{task.fields[best]}"),
-                            console=console, transient=False)
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("trials"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[best]}"),
+            console=console,
+            transient=False,
+        )
 
     def start(self, cfg: Config, done: int = 0) -> None:
         self.task = self.bar.add_task(cfg.name, total=cfg.search.trials, completed=done, best="")
@@ -51,8 +59,11 @@ class SweepProgress:
         def on_start(data: Dataset, notes: list[str]) -> None:
             for line in notes:
                 self.console.print(line)
-            rows = (f"{data.n_dev} development rows in {data.n_folds} folds" if data.n_folds
-                    else f"{len(data.y_train)} train / {len(data.y_val)} val")
+            rows = (
+                f"{data.n_dev} development rows in {data.n_folds} folds"
+                if data.n_folds
+                else f"{len(data.y_train)} train / {len(data.y_val)} val"
+            )
             self.console.print(
                 f"sweep [bold]{cfg.name}[/]: {cfg.search.trials} trials on {data.source} ({rows} / "
                 f"{len(data.y_test)} test rows, {data.n_features} features, {data.n_classes} classes) -> {cfg.out_dir}"
@@ -67,8 +78,9 @@ class SweepProgress:
                 self.console.print(line)
             board = resume_dir / LEADERBOARD_FILE
             done = max(0, len(board.read_text().splitlines()) - 1) if board.is_file() else 0
-            self.console.print(f"resuming sweep [bold]{cfg.name}[/]: {done} of {cfg.search.trials} trials had "
-                               f"finished -> {resume_dir}")
+            self.console.print(
+                f"resuming sweep [bold]{cfg.name}[/]: {done} of {cfg.search.trials} trials had finished -> {resume_dir}"
+            )
             self.start(cfg, done)
 
         return on_start
@@ -87,10 +99,12 @@ def print_top(console: Console, board: pd.DataFrame, metric: str | None, title: 
     console.print(title + ":", soft_wrap=True)
     pareto = "pareto_rank" in top.columns and top["pareto_rank"].notna().any()
     for _, row in top.iterrows():
-        shown = [c for c in priority(metric, pareto)[2:6] if c in row.index and not str(row[c]) in ("", "nan")]
-        console.print(f"  #{row['rank']} {row['trial_id']} {row['status']} "
-                      + " ".join(f"{c} {row[c]:.4g}" if isinstance(row[c], float) else f"{c} {row[c]}" for c in shown),
-                      soft_wrap=True)
+        shown = [c for c in priority(metric, pareto)[2:6] if c in row.index and str(row[c]) not in ("", "nan")]
+        console.print(
+            f"  #{row['rank']} {row['trial_id']} {row['status']} "
+            + " ".join(f"{c} {row[c]:.4g}" if isinstance(row[c], float) else f"{c} {row[c]}" for c in shown),
+            soft_wrap=True,
+        )
 
 
 def summarise(console: Console, outcome: SweepOutcome) -> None:
@@ -130,17 +144,22 @@ def _test_lines(console: Console, card: ModelCard) -> None:
         lo, hi = test.auroc_ci95
         line = f"test AUROC {test.auroc:.3f} (95% CI {lo:.3f}-{hi:.3f})"
         if test.sensitivity is not None and test.specificity is not None and test.threshold is not None:
-            line += (f", sensitivity {test.sensitivity:.3f}, specificity {test.specificity:.3f} "
-                     f"at threshold {test.threshold:.3f} (chosen on validation)")
+            line += (
+                f", sensitivity {test.sensitivity:.3f}, specificity {test.specificity:.3f} "
+                f"at threshold {test.threshold:.3f} (chosen on validation)"
+            )
         console.print(line)
     versus = test.vs_baseline
     if versus:
         lo, hi = versus.delta_auroc_ci95
-        console.print(f"vs {versus.baseline}: test AUROC {versus.delta_auroc:+.3f} (95% CI {lo:+.3f} to "
-                      f"{hi:+.3f}). {verdict(versus)}")
+        console.print(
+            f"vs {versus.baseline}: test AUROC {versus.delta_auroc:+.3f} (95% CI {lo:+.3f} to "
+            f"{hi:+.3f}). {verdict(versus)}"
+        )
     if (test.scorings or 1) > 1:
-        console.print(f"[yellow]the test split has now scored {test.scorings} models: its estimate is no longer "
-                      "unbiased[/]")
+        console.print(
+            f"[yellow]the test split has now scored {test.scorings} models: its estimate is no longer unbiased[/]"
+        )
 
 
 def print_review(console: Console, card: ModelCard | None, out_dir: Path) -> None:
@@ -156,8 +175,11 @@ def print_pick(console: Console, outcome: PickOutcome, results_dir: Path) -> Non
 
     table = outcome.table
     columns = [c for c in view(outcome.card.metric) if c in table.columns]
-    console.print(render(table, "table", columns=columns, title="robust pick", width=console.width), end="",
-                  soft_wrap=True)
-    console.print(f"winner: trial {outcome.card.trial_id} (seed {outcome.card.training_seed}) "
-                  f"-> {outcome.best_dir / MODEL_FILE}  ({outcome.wall_seconds:.0f} s)")
+    console.print(
+        render(table, "table", columns=columns, title="robust pick", width=console.width), end="", soft_wrap=True
+    )
+    console.print(
+        f"winner: trial {outcome.card.trial_id} (seed {outcome.card.training_seed}) "
+        f"-> {outcome.best_dir / MODEL_FILE}  ({outcome.wall_seconds:.0f} s)"
+    )
     console.print(f"pick table: {results_dir / PICK_FILE}")

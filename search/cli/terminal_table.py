@@ -30,8 +30,23 @@ from trainable.names import LATENCY_MS, N_PARAMS, VAL_ACCURACY, VAL_AUROC, VAL_L
 __all__ = ["FORMATS", "VIEW", "fit_table", "hidden_note", "markdown_table", "priority", "render"]
 
 FORMATS = ("table", "csv", "json", "markdown")
-VIEW = ["rank", "pareto_rank", "trial_id", "status", VAL_LOSS, "delta_ci95_lo", "delta_ci95_hi", "tied_with_best",
-        VAL_AUROC, f"{VAL_AUROC}_ci95_lo", f"{VAL_AUROC}_ci95_hi", "epochs", *BRIEF, N_PARAMS, LATENCY_MS]
+VIEW = [
+    "rank",
+    "pareto_rank",
+    "trial_id",
+    "status",
+    VAL_LOSS,
+    "delta_ci95_lo",
+    "delta_ci95_hi",
+    "tied_with_best",
+    VAL_AUROC,
+    f"{VAL_AUROC}_ci95_lo",
+    f"{VAL_AUROC}_ci95_hi",
+    "epochs",
+    *BRIEF,
+    N_PARAMS,
+    LATENCY_MS,
+]
 
 _OPTIONAL = ("pareto_rank", VAL_SENSITIVITY, VAL_SPECIFICITY, LATENCY_MS)
 _INTERVALS = {f"{VAL_AUROC}_ci95": f"{VAL_AUROC} 95% CI", "delta_ci95": "vs best 95% CI"}
@@ -40,11 +55,10 @@ _INTERVALS = {f"{VAL_AUROC}_ci95": f"{VAL_AUROC} 95% CI", "delta_ci95": "vs best
 def priority(metric: str | None, pareto: bool = False) -> list[str]:
     """Columns in the order they earn their place on a narrow screen; `pareto`: a multi-objective
     leaderboard, whose front (`pareto_rank`) and measured costs come right after the rank."""
-    ranking = [metric, "delta_ci95" if metric in (VAL_LOSS, VAL_ACCURACY) else f"{VAL_AUROC}_ci95"]
-    if metric is None:
-        ranking = [VAL_LOSS, "delta_ci95"]
+    ranked_by = metric or VAL_LOSS
+    ranking = [ranked_by, "delta_ci95" if ranked_by in (VAL_LOSS, VAL_ACCURACY) else f"{VAL_AUROC}_ci95"]
     if pareto:
-        ranking = ["pareto_rank", "trial_id", metric or VAL_LOSS, N_PARAMS, LATENCY_MS, VAL_AUROC]
+        ranking = ["pareto_rank", "trial_id", ranked_by, N_PARAMS, LATENCY_MS, VAL_AUROC]
     rest = [VAL_AUROC, f"{VAL_AUROC}_ci95", VAL_LOSS, "delta_ci95", VAL_ACCURACY]
     front = ["rank", "trial_id", *ranking, "tied_with_best", "epochs", "status"]
     return list(dict.fromkeys(front + [*BRIEF, *HYPERPARAMETERS] + rest))
@@ -56,7 +70,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (float, np.floating)):
-        return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.4g}"
+        number = float(value)
+        return str(int(number)) if number.is_integer() and abs(number) < 1e6 else f"{number:.4g}"
     return str(value)
 
 
@@ -74,8 +89,10 @@ def _columns(frame: pd.DataFrame) -> dict[str, list[str]]:
             continue
         if name.endswith("_lo") and name[:-3] + "_hi" in frame.columns:
             base = name[:-3]
-            out[base] = ["" if pd.isna(a) or pd.isna(b) else f"[{a:.3g}, {b:.3g}]"
-                         for a, b in zip(frame[name], frame[base + "_hi"])]
+            out[base] = [
+                "" if pd.isna(a) or pd.isna(b) else f"[{a:.3g}, {b:.3g}]"
+                for a, b in zip(frame[name], frame[base + "_hi"])
+            ]
         else:
             out[name] = [_cell(v) for v in frame[name]]
     return out
@@ -91,8 +108,9 @@ def _render(cells: dict[str, list[str]], names: list[str], title: str, width: in
 
     table = Table(title=title or None)
     for name in names:
-        numeric = all(c.replace(".", "", 1).replace("-", "", 1).replace("e", "", 1).isdigit() or not c
-                      for c in cells[name])
+        numeric = all(
+            c.replace(".", "", 1).replace("-", "", 1).replace("e", "", 1).isdigit() or not c for c in cells[name]
+        )
         size = max([len(_header(name)), *map(len, cells[name])])
         table.add_column(_header(name), justify="right" if numeric else "left", no_wrap=True, min_width=size)
     for i in range(len(next(iter(cells.values()), []))):
@@ -102,8 +120,9 @@ def _render(cells: dict[str, list[str]], names: list[str], title: str, width: in
     return buffer.getvalue()
 
 
-def fit_table(frame: pd.DataFrame, metric: str | None, width: int, title: str = "",
-              wide: bool = False) -> tuple[str, list[str]]:
+def fit_table(
+    frame: pd.DataFrame, metric: str | None, width: int, title: str = "", wide: bool = False
+) -> tuple[str, list[str]]:
     cells = _columns(frame)
     first = priority(metric, pareto="pareto_rank" in cells)
     order = [c for c in first if c in cells] + [c for c in cells if c not in first]
@@ -131,8 +150,10 @@ def hidden_note(hidden: list[str], width: int) -> str:
     """The columns left out, wrapped to `width`."""
     import textwrap
 
-    text = (f"not shown, too wide for this terminal: {', '.join(_header(h) for h in hidden)} "
-            "(see them with --wide, or --format csv|json|markdown)")
+    text = (
+        f"not shown, too wide for this terminal: {', '.join(_header(h) for h in hidden)} "
+        "(see them with --wide, or --format csv|json|markdown)"
+    )
     return "\n".join(textwrap.wrap(text, width=max(width, 20), break_on_hyphens=False))
 
 
@@ -142,8 +163,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def render(frame: pd.DataFrame, fmt: str = "table", *, columns: list[str] | None = None, title: str = "",
-           metric: str | None = None, width: int | None = None, wide: bool = False) -> str:
+def render(
+    frame: pd.DataFrame,
+    fmt: str = "table",
+    *,
+    columns: list[str] | None = None,
+    title: str = "",
+    metric: str | None = None,
+    width: int | None = None,
+    wide: bool = False,
+) -> str:
     """The leaderboard as text: `table` (rich, fitted to `width`, by default the terminal's), `csv`, `json`
     or `markdown`."""
     if fmt == "csv":

@@ -34,7 +34,6 @@ def _default_config_path() -> Path:
 DEFAULT_CONFIG = _default_config_path()
 
 
-
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise HpsearchError(f"{path}: config file not found")
@@ -104,4 +103,4 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     try:
         return Config.model_validate(tree)
     except ValidationError as exc:
-        raise HpsearchError(f"{source}: {_describe(exc.errors()[0])}") from None
+        raise HpsearchError(f"{source}: {_describe(dict(exc.errors()[0]))}") from None

@@ -50,8 +50,7 @@ class DataConfig(_Model):
     def _fractions(self) -> DataConfig:
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError(
-                "val_fraction + test_fraction must be < 1, "
-                f"got {self.val_fraction} + {self.test_fraction}"
+                f"val_fraction + test_fraction must be < 1, got {self.val_fraction} + {self.test_fraction}"
             )
         return self
 
@@ -108,7 +107,7 @@ class Constraints(_Model):
 
 class SearchConfig(_Model):
     trials: int = Field(ge=1)
-    metric: Metric
+    metric: Metric  # type: ignore[valid-type]  # a literal built from the one table of metric names
     # several objectives (a Pareto front); when set, they replace `metric`
     objectives: list[Objective] | None = Field(min_length=2)
     sampler: Literal["tpe", "nsga2"]
@@ -156,8 +155,7 @@ class SearchConfig(_Model):
     @property
     def ranking(self) -> Ranking:
         """What the leaderboard ranks by (`search.config.ranking`)."""
-        bounds = {k: v for k, v in (self.constraints.model_dump() if self.constraints else {}).items()
-                  if v is not None}
+        bounds = {k: v for k, v in (self.constraints.model_dump() if self.constraints else {}).items() if v is not None}
         return Ranking(self.metric, tuple((o.metric, o.mode) for o in self.objectives or []), bounds)
 
 
@@ -230,5 +228,3 @@ class Config(_Model):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-
-

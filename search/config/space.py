@@ -20,14 +20,25 @@ one-screen table shows. Adding a hyperparameter: a field here, its value in
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trainable.trial.architecture import width_key
 
-__all__ = ["ARTICLE", "BRIEF", "HYPERPARAMETERS", "MAX_LAYERS", "FloatRange", "IntRange", "SpaceConfig",
-           "define_by_run", "describe", "seed_point"]
+__all__ = [
+    "ARTICLE",
+    "BRIEF",
+    "HYPERPARAMETERS",
+    "MAX_LAYERS",
+    "FloatRange",
+    "IntRange",
+    "SpaceConfig",
+    "define_by_run",
+    "describe",
+    "seed_point",
+]
 
 MAX_LAYERS = 8
 

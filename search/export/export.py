@@ -88,9 +88,15 @@ def _threshold(data: Dataset, val_proba: np.ndarray, settings: ExportConfig) -> 
     value = choose_threshold(
         data.y_val, val_proba.reshape(-1), method=settings.threshold, target_sensitivity=settings.target_sensitivity
     )
-    return CardThreshold(value=value, method=settings.threshold, target_sensitivity=settings.target_sensitivity,
-                         chosen_on="validation", out_of_fold=bool(data.n_folds), positive_class=positive,
-                         rule=f"predict `{positive}` when P({positive}) >= value")
+    return CardThreshold(
+        value=value,
+        method=settings.threshold,
+        target_sensitivity=settings.target_sensitivity,
+        chosen_on="validation",
+        out_of_fold=bool(data.n_folds),
+        positive_class=positive,
+        rule=f"predict `{positive}` when P({positive}) >= value",
+    )
 
 
 def _threshold_rule(settings: ExportConfig) -> str:
@@ -98,12 +104,14 @@ def _threshold_rule(settings: ExportConfig) -> str:
 
 
 def _fit_baselines(data: Dataset, cfg: Config) -> dict[str, Baseline]:
-    return fit_baselines(data, list(cfg.export.baselines), cfg.train.class_weight, cfg.export.seed,
-                         cfg.export.baseline_max_rows)
+    return fit_baselines(
+        data, list(cfg.export.baselines), cfg.train.class_weight, cfg.export.seed, cfg.export.baseline_max_rows
+    )
 
 
-def _test_scoring(data: Dataset, proba: np.ndarray, threshold: CardThreshold, cfg: Config, key: ModelKey,
-                  scoring: Scoring) -> tuple[CardTest, dict[str, CardBaseline]]:
+def _test_scoring(
+    data: Dataset, proba: np.ndarray, threshold: CardThreshold, cfg: Config, key: ModelKey, scoring: Scoring
+) -> tuple[CardTest, dict[str, CardBaseline]]:
     """(test block, baselines block): the ledger's, for a model scored before; else scored now and recorded."""
     previous = scoring.ledger.previous(key)
     if previous is not None:
@@ -127,16 +135,21 @@ def _objectives(row: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
         return None if v is None or pd.isna(v) else float(v)
 
     rank = value("pareto_rank")
-    return {"objectives": [{"metric": m, "mode": mode, "value": value(m)} for m, mode in ranking.objectives],
-            "pareto_rank": None if rank is None else int(rank),
-            "constraints": {k: {"bound": b, "value": value(CONSTRAINT_METRICS[k])}
-                            for k, b in ranking.constraints.items()}}
+    return {
+        "objectives": [{"metric": m, "mode": mode, "value": value(m)} for m, mode in ranking.objectives],
+        "pareto_rank": None if rank is None else int(rank),
+        "constraints": {k: {"bound": b, "value": value(CONSTRAINT_METRICS[k])} for k, b in ranking.constraints.items()},
+    }
 
 
 def _inputs(data: Dataset) -> dict[str, Any]:
     if data.input_form == "matrix":
-        return {"layout": "matrix", "shape": [None, data.n_features], "dtype": "float32",
-                "features": list(data.feature_names)}
+        return {
+            "layout": "matrix",
+            "shape": [None, data.n_features],
+            "dtype": "float32",
+            "features": list(data.feature_names),
+        }
     return {"layout": "columns", "inputs": {c.input: c.name for c in data.schema}}
 
 
@@ -146,13 +159,20 @@ def _outputs(data: Dataset) -> str:
     return "probability per class (`data.class_names` order), shape (n, K)"
 
 
-def _validation(row: Mapping[str, Any], data: Dataset, val_proba: np.ndarray, threshold: CardThreshold,
-                settings: ExportConfig) -> dict[str, Any]:
+def _validation(
+    row: Mapping[str, Any], data: Dataset, val_proba: np.ndarray, threshold: CardThreshold, settings: ExportConfig
+) -> dict[str, Any]:
     """The card's validation block: the trial's best epoch, and the clinical metrics at the threshold."""
-    clinical = clinical_metrics(data.y_val, val_proba, threshold=threshold.value, n_boot=settings.n_boot,
-                                seed=settings.seed)
-    return {**{m: float(row[m]) for m in VALIDATION_METRICS}, "epoch": int(row[BEST_EPOCH]), "folds": data.n_folds,
-            "n": int(len(data.y_val)), **{k: clinical.get(k) for k in _VAL_CLINICAL}}
+    clinical = clinical_metrics(
+        data.y_val, val_proba, threshold=threshold.value, n_boot=settings.n_boot, seed=settings.seed
+    )
+    return {
+        **{m: float(row[m]) for m in VALIDATION_METRICS},
+        "epoch": int(row[BEST_EPOCH]),
+        "folds": data.n_folds,
+        "n": int(len(data.y_val)),
+        **{k: clinical.get(k) for k in _VAL_CLINICAL},
+    }
 
 
 def export_model(
@@ -186,11 +206,22 @@ def export_model(
     hyperparameters = describe(sampled)
     hyperparameters["units"] = [int(w) for w in hyperparameters["units"]]
     card = ModelCard(
-        trial_id=str(row["trial_id"]), metric=cfg.search.metric, training_seed=training_seed,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), hyperparameters=hyperparameters,
-        validation=_validation(row, data, val_proba, threshold, settings), threshold=threshold, test=test,
-        data=data.summary(), inputs=_inputs(data), outputs=_outputs(data), versions=versions(),
-        baselines=baselines, class_weight=cfg.train.class_weight, **_objectives(row, cfg), **(extra or {}),
+        trial_id=str(row["trial_id"]),
+        metric=cfg.search.metric,
+        training_seed=training_seed,
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        hyperparameters=hyperparameters,
+        validation=_validation(row, data, val_proba, threshold, settings),
+        threshold=threshold,
+        test=test,
+        data=data.summary(),
+        inputs=_inputs(data),
+        outputs=_outputs(data),
+        versions=versions(),
+        baselines=baselines,
+        class_weight=cfg.train.class_weight,
+        **_objectives(row, cfg),
+        **(extra or {}),
     )
 
     def fill(folder: Path) -> None:
@@ -216,7 +247,10 @@ def _check_out(out: Path, sweep: Path) -> None:
 
 
 def export_trial(
-    results_dir: str | Path, trial_id: str | None, out_dir: str | Path, target_sensitivity: float | None,
+    results_dir: str | Path,
+    trial_id: str | None,
+    out_dir: str | Path,
+    target_sensitivity: float | None,
     reuse_test: bool,
 ) -> ModelCard:
     """Export one trial (default: the best) of a finished sweep to `out_dir`; returns its model card."""
@@ -232,13 +266,15 @@ def export_trial(
     if target_sensitivity is not None:
         if not 0 < target_sensitivity <= 1:
             raise HpsearchError(f"--target-sensitivity must be in (0, 1], got {target_sensitivity}")
-        settings = cfg.export.model_copy(update={"threshold": "target_sensitivity",
-                                                 "target_sensitivity": target_sensitivity})
+        settings = cfg.export.model_copy(
+            update={"threshold": "target_sensitivity", "target_sensitivity": target_sensitivity}
+        )
         cfg = cfg.model_copy(update={"export": settings})
     scoring = Scoring(Ledger(sweep.path), "export", reuse_test)
     # refused before the data is loaded
-    scoring.ledger.allow(model_key(row["trial_id"], cfg.search.seed, row[BEST_EPOCH], _threshold_rule(cfg.export)),
-                         reuse_test)
+    scoring.ledger.allow(
+        model_key(row["trial_id"], cfg.search.seed, row[BEST_EPOCH], _threshold_rule(cfg.export)), reuse_test
+    )
     data = sweep.data()
     prepare_tensorflow()
     return export_model(row, checkpoint, sampled, data, out, cfg=cfg, training_seed=cfg.search.seed, scoring=scoring)

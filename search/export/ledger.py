@@ -48,8 +48,10 @@ def weights_fingerprint(model: Any) -> str:
 
 def _describe(entry: Scoring) -> str:
     model = entry.model
-    return (f"trial {model.trial_id} (seed {model.training_seed}, threshold {model.threshold}) "
-            f"by `hpsearch {entry.command}` at {entry.when}")
+    return (
+        f"trial {model.trial_id} (seed {model.training_seed}, threshold {model.threshold}) "
+        f"by `hpsearch {entry.command}` at {entry.when}"
+    )
 
 
 class Ledger:

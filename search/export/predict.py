@@ -56,8 +56,9 @@ def _exported(model_dir: Path) -> ModelCard:
     if not model_dir.is_dir():
         raise HpsearchError(f"{model_dir}: model directory not found")
     if not (model_dir / MODEL_FILE).is_file():
-        raise HpsearchError(f"{model_dir / MODEL_FILE}: missing; MODEL_DIR must be an exported model "
-                            "(e.g. results/NAME/best)")
+        raise HpsearchError(
+            f"{model_dir / MODEL_FILE}: missing; MODEL_DIR must be an exported model (e.g. results/NAME/best)"
+        )
     return read_card(model_dir)
 
 

@@ -40,9 +40,11 @@ from trainable.stats.metrics import clinical_metrics, net_benefit, score, summar
 __all__ = ["MIN_SUBGROUP_ROWS", "evaluate"]
 
 MIN_SUBGROUP_ROWS = 10
-_CLASS_WEIGHT_NOTE = ("train.class_weight: balanced weighted the classes equally in training, which shifts the "
-                      "predicted probabilities away from the population's risks: read the calibration intercept "
-                      "and the predicted probabilities with that in mind")
+_CLASS_WEIGHT_NOTE = (
+    "train.class_weight: balanced weighted the classes equally in training, which shifts the "
+    "predicted probabilities away from the population's risks: read the calibration intercept "
+    "and the predicted probabilities with that in mind"
+)
 
 
 def _named(block: dict[str, Any], class_names: list[str]) -> dict[str, Any]:
@@ -52,8 +54,9 @@ def _named(block: dict[str, Any], class_names: list[str]) -> dict[str, Any]:
     return block
 
 
-def _vs_baseline(y: np.ndarray, proba: np.ndarray, baselines: dict[str, Baseline], block: dict[str, Any],
-                 n_boot: int, seed: int) -> dict[str, Any] | None:
+def _vs_baseline(
+    y: np.ndarray, proba: np.ndarray, baselines: dict[str, Baseline], block: dict[str, Any], n_boot: int, seed: int
+) -> dict[str, Any] | None:
     if not baselines:
         return None
     best = max(baselines, key=lambda name: block[name]["validation"]["auroc"])
@@ -61,8 +64,9 @@ def _vs_baseline(y: np.ndarray, proba: np.ndarray, baselines: dict[str, Baseline
     return {"baseline": best, "delta_auroc": delta, "delta_auroc_ci95": [lo, hi]}
 
 
-def _decision_curve(y: np.ndarray, proba: np.ndarray, baselines: dict[str, Baseline],
-                    span: list[float]) -> dict[str, Any] | None:
+def _decision_curve(
+    y: np.ndarray, proba: np.ndarray, baselines: dict[str, Baseline], span: list[float]
+) -> dict[str, Any] | None:
     if as_class_proba(proba).shape[1] != 2:
         return None
     thresholds = np.round(np.arange(span[0], span[1] + 1e-9, 0.01), 4)
@@ -70,7 +74,9 @@ def _decision_curve(y: np.ndarray, proba: np.ndarray, baselines: dict[str, Basel
     return {
         "thresholds": [float(t) for t in thresholds],
         "model": model,
-        "baselines": {name: net_benefit(y, as_class_proba(b.test)[:, 1], thresholds)[0] for name, b in baselines.items()},
+        "baselines": {
+            name: net_benefit(y, as_class_proba(b.test)[:, 1], thresholds)[0] for name, b in baselines.items()
+        },
         "treat_all": treat_all,
         "treat_none": [0.0] * len(thresholds),
     }
@@ -78,11 +84,16 @@ def _decision_curve(y: np.ndarray, proba: np.ndarray, baselines: dict[str, Basel
 
 def _subgroup(column: str, group: str, y: np.ndarray, full: np.ndarray) -> dict[str, Any]:
     binary = full.shape[1] == 2
-    entry: dict[str, Any] = {"column": column, "group": group, "n": int(len(y)),
-                             "events": int(y.sum()) if binary else None,
-                             "observed_rate": float(y.mean()) if binary else None,
-                             "mean_predicted": float(full[:, 1].mean()) if binary else None,
-                             "auroc": None, "auroc_ci95": None}
+    entry: dict[str, Any] = {
+        "column": column,
+        "group": group,
+        "n": int(len(y)),
+        "events": int(y.sum()) if binary else None,
+        "observed_rate": float(y.mean()) if binary else None,
+        "mean_predicted": float(full[:, 1].mean()) if binary else None,
+        "auroc": None,
+        "auroc_ci95": None,
+    }
     if len(y) >= MIN_SUBGROUP_ROWS and len(np.unique(y)) == full.shape[1]:
         entry["auroc"] = score(y, full[:, 1] if binary else full)["auroc"]
         entry["auroc_ci95"] = list(auroc_ci(y, full))
@@ -91,16 +102,31 @@ def _subgroup(column: str, group: str, y: np.ndarray, full: np.ndarray) -> dict[
 
 def _subgroups(data: Dataset, proba: np.ndarray) -> list[dict[str, Any]]:
     full = as_class_proba(proba)
-    return [_subgroup(column, str(group), data.y_test[labels == group], full[labels == group])
-            for column, labels in data.subgroups.items() for group in sorted(set(labels), key=str)]
+    return [
+        _subgroup(column, str(group), data.y_test[labels == group], full[labels == group])
+        for column, labels in data.subgroups.items()
+        for group in sorted(set(labels), key=str)
+    ]
 
 
-def evaluate(data: Dataset, proba: np.ndarray, threshold: float | None, settings: ExportConfig,
-             baselines: dict[str, Baseline], class_weight: str | None) -> tuple[CardTest, dict[str, CardBaseline]]:
+def evaluate(
+    data: Dataset,
+    proba: np.ndarray,
+    threshold: float | None,
+    settings: ExportConfig,
+    baselines: dict[str, Baseline],
+    class_weight: str | None,
+) -> tuple[CardTest, dict[str, CardBaseline]]:
     y, boot = data.y_test, {"n_boot": settings.n_boot, "seed": settings.seed}
-    block = {name: {"validation": summary_metrics(data.y_val, b.validation, **boot),
-                    "test": summary_metrics(y, b.test, **boot), "fit_rows": b.fit_rows, "train_rows": b.train_rows}
-             for name, b in baselines.items()}
+    block = {
+        name: {
+            "validation": summary_metrics(data.y_val, b.validation, **boot),
+            "test": summary_metrics(y, b.test, **boot),
+            "fit_rows": b.fit_rows,
+            "train_rows": b.train_rows,
+        }
+        for name, b in baselines.items()
+    }
     test = _named({**score(y, proba), **clinical_metrics(y, proba, threshold=threshold, **boot)}, data.class_names)
     test.update(
         vs_baseline=_vs_baseline(y, proba, baselines, block, **boot),

@@ -80,7 +80,7 @@ class SweepLock:
         self.held = True
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.held and (_holder(self.out) or {}).get("pid") == os.getpid():
             (self.out / LOCK_FILE).unlink(missing_ok=True)
         self.held = False

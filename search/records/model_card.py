@@ -29,8 +29,21 @@ from search.records.paths import CARD_FILE
 from trainable.data.schema import ColumnSchema
 from trainable.errors import HpsearchError
 
-__all__ = ["CardBaseline", "CardData", "CardTest", "CardThreshold", "CardValidation", "DecisionCurve", "ModelCard",
-           "PerClass", "PickBlock", "Subgroup", "VsBaseline", "dump", "read_card"]
+__all__ = [
+    "CardBaseline",
+    "CardData",
+    "CardTest",
+    "CardThreshold",
+    "CardValidation",
+    "DecisionCurve",
+    "ModelCard",
+    "PerClass",
+    "PickBlock",
+    "Subgroup",
+    "VsBaseline",
+    "dump",
+    "read_card",
+]
 
 Interval = list[float]  # [lo, hi] at 95%
 

@@ -27,15 +27,35 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from trainable.trial.checkpoint import MODEL_FILE
 
 __all__ = [
-    "BEST_DIR", "CARD_FILE", "CARD_MD_FILE", "CHECKPOINTS_DIR", "CONFIG_FILE", "LEADERBOARD_FILE", "LOCK_FILE", "MODEL_FILE",
-    "PICK_DIR", "PREDICTIONS_FILE", "PICK_FILE", "REPORT_FILE", "STUDY_FILE", "SWEEP_FILE", "TIMINGS_FILE", "TUNE_DIR",
-    "TUNE_PARAMS_FILE", "TUNE_RESULT_FILE", "TUNER_FILE", "atomic_write", "atomic_write_text", "replace_folder", "study_url",
+    "BEST_DIR",
+    "CARD_FILE",
+    "CARD_MD_FILE",
+    "CHECKPOINTS_DIR",
+    "CONFIG_FILE",
+    "LEADERBOARD_FILE",
+    "LOCK_FILE",
+    "MODEL_FILE",
+    "PICK_DIR",
+    "PICK_FILE",
+    "PREDICTIONS_FILE",
+    "REPORT_FILE",
+    "STUDY_FILE",
+    "SWEEP_FILE",
+    "TIMINGS_FILE",
+    "TUNER_FILE",
+    "TUNE_DIR",
+    "TUNE_PARAMS_FILE",
+    "TUNE_RESULT_FILE",
+    "atomic_write",
+    "atomic_write_text",
+    "replace_folder",
+    "study_url",
     "trial_dirname",
 ]
 
@@ -69,7 +89,7 @@ def study_url(out: Path) -> str:
     return f"sqlite:///{Path(out) / STUDY_FILE}"
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """`write(tmp)`, then rename tmp to `path`: all of the new file or none of it."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -84,7 +104,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def replace_folder(path: Path, fill: Callable[[Path], None]) -> None:
+def replace_folder(path: Path, fill: Callable[[Path], object]) -> None:
     """Build the folder `path` anew: `fill(staging)` beside it, then swap it in."""
     path = Path(path)
     staging = path.with_name(path.name + ".partial")

@@ -86,8 +86,10 @@ class SweepRecord(BaseModel):
                 f"was {self.data_sha256[:12]}); {why}"
             )
         if self.folds_sha256 != data.folds_sha256:
-            raise HpsearchError(f"{data.source}: the cross-validation folds differ from the sweep's "
-                                f"(search.cv.folds, data.seed or the library that cuts them changed); {why}")
+            raise HpsearchError(
+                f"{data.source}: the cross-validation folds differ from the sweep's "
+                f"(search.cv.folds, data.seed or the library that cuts them changed); {why}"
+            )
 
     def scored_models(self) -> int:
         """How many distinct models the test split has scored."""

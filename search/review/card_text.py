@@ -17,8 +17,15 @@ from collections.abc import Callable
 from search.records.model_card import CardBaseline, ModelCard, PerClass, VsBaseline
 from search.review.numbers import number, with_interval
 
-__all__ = ["PER_CLASS_HEADER", "card_markdown", "per_class_rows", "performance_rows", "sampled_note", "validated_on",
-           "verdict"]
+__all__ = [
+    "PER_CLASS_HEADER",
+    "card_markdown",
+    "per_class_rows",
+    "performance_rows",
+    "sampled_note",
+    "validated_on",
+    "verdict",
+]
 
 
 def validated_on(card: ModelCard) -> str:
@@ -31,10 +38,14 @@ def validated_on(card: ModelCard) -> str:
 def _scored(card: ModelCard) -> str:
     n = card.test.scorings or 1
     if n > 1:
-        return (f"**The test split of this sweep has scored {n} different models (--reuse-test): choosing among "
-                "them on it makes its numbers optimistic; the test estimate is no longer unbiased.**")
-    return ("It was scored once, for this model. The validation numbers are optimistic, because they were used to "
-            "choose this model among the trials; the test numbers are not.")
+        return (
+            f"**The test split of this sweep has scored {n} different models (--reuse-test): choosing among "
+            "them on it makes its numbers optimistic; the test estimate is no longer unbiased.**"
+        )
+    return (
+        "It was scored once, for this model. The validation numbers are optimistic, because they were used to "
+        "choose this model among the trials; the test numbers are not."
+    )
 
 
 def _intro(card: ModelCard) -> list[str]:
@@ -58,8 +69,13 @@ def _intro(card: ModelCard) -> list[str]:
 def _model(card: ModelCard) -> list[str]:
     hp = card.hyperparameters
     units = hp.get("units") or []
-    lines = ["## Model", "", "| hyperparameter | value |", "|---|---|",
-             f"| hidden layers (units) | {len(units)} ({', '.join(map(str, units))}) |"]
+    lines = [
+        "## Model",
+        "",
+        "| hyperparameter | value |",
+        "|---|---|",
+        f"| hidden layers (units) | {len(units)} ({', '.join(map(str, units))}) |",
+    ]
     for key, value in hp.items():
         if key not in ("n_layers", "units"):
             lines.append(f"| {key} | {f'{value:.3g}' if isinstance(value, float) else value} |")
@@ -71,9 +87,12 @@ def _model(card: ModelCard) -> list[str]:
 
 def _data(card: ModelCard) -> list[str]:
     data = card.data
-    rows = (f"- rows: {data.n_dev} development ({data.folds}-fold cross-validation) / {data.n_test} test "
-            "(stratified, seeded)" if data.folds else
-            f"- rows: {data.n_train} train / {data.n_val} validation / {data.n_test} test (stratified, seeded)")
+    rows = (
+        f"- rows: {data.n_dev} development ({data.folds}-fold cross-validation) / {data.n_test} test "
+        "(stratified, seeded)"
+        if data.folds
+        else f"- rows: {data.n_train} train / {data.n_val} validation / {data.n_test} test (stratified, seeded)"
+    )
     return [
         "## Data",
         "",
@@ -97,46 +116,77 @@ def _threshold(card: ModelCard) -> list[str]:
     rule = thr.rule.replace("value", number(thr.value, 4))
     lines = ["## Operating threshold", "", f"{rule}. Chosen on the {validated_on(card)} by {how}."]
     if thr.out_of_fold:
-        lines[-1] += (" This model averages the fold-models whose out-of-fold predictions chose it; averaged "
-                      "probabilities are a little less extreme than one fold-model's, so check the threshold's "
-                      "sensitivity and specificity on new data.")
+        lines[-1] += (
+            " This model averages the fold-models whose out-of-fold predictions chose it; averaged "
+            "probabilities are a little less extreme than one fold-model's, so check the threshold's "
+            "sensitivity and specificity on new data."
+        )
     return lines + [""]
 
 
 def performance_rows(card: ModelCard) -> list[tuple[str, str, str]]:
     """(metric, validation, test) rows of the card's performance table, as text (Markdown and the report)."""
     test, val = card.test, card.validation
-    rows = [("AUROC (95% CI: logit DeLong)", f"{number(val.val_auroc)} ({number(val.auroc_ci95)})",
-             with_interval(test.auroc, test.auroc_ci95))]
+    rows = [
+        (
+            "AUROC (95% CI: logit DeLong)",
+            f"{number(val.val_auroc)} ({number(val.auroc_ci95)})",
+            with_interval(test.auroc, test.auroc_ci95),
+        )
+    ]
     if test.binary:
         rows += [
-            ("sensitivity at threshold (Wilson 95% CI)", number(val.sensitivity),
-             with_interval(test.sensitivity, test.sensitivity_ci95)),
-            ("specificity at threshold (Wilson 95% CI)", number(val.specificity),
-             with_interval(test.specificity, test.specificity_ci95)),
+            (
+                "sensitivity at threshold (Wilson 95% CI)",
+                number(val.sensitivity),
+                with_interval(test.sensitivity, test.sensitivity_ci95),
+            ),
+            (
+                "specificity at threshold (Wilson 95% CI)",
+                number(val.specificity),
+                with_interval(test.specificity, test.specificity_ci95),
+            ),
             ("PPV", number(val.ppv), number(test.ppv)),
             ("NPV", number(val.npv), number(test.npv)),
         ]
     return rows + [
         ("AUPRC (95% CI: Wilson on the positives)", "", with_interval(test.auprc, test.auprc_ci95)),
         ("Brier score (95% CI: BCa bootstrap)", "", with_interval(test.brier, test.brier_ci95, 4)),
-        ("calibration slope, ideal 1 (95% CI: Wald)", "",
-         with_interval(test.calibration_slope, test.calibration_slope_ci95)),
-        ("calibration intercept, ideal 0 (95% CI: Wald)", "",
-         with_interval(test.calibration_intercept, test.calibration_intercept_ci95)),
+        (
+            "calibration slope, ideal 1 (95% CI: Wald)",
+            "",
+            with_interval(test.calibration_slope, test.calibration_slope_ci95),
+        ),
+        (
+            "calibration intercept, ideal 0 (95% CI: Wald)",
+            "",
+            with_interval(test.calibration_intercept, test.calibration_intercept_ci95),
+        ),
         ("log loss", number(val.val_loss), number(test.loss)),
     ]
 
 
-PER_CLASS_HEADER = ["class", "sensitivity (95% CI)", "specificity (95% CI)", "PPV", "NPV",
-                    "calibration slope (95% CI)", "calibration intercept (95% CI)"]
+PER_CLASS_HEADER = [
+    "class",
+    "sensitivity (95% CI)",
+    "specificity (95% CI)",
+    "PPV",
+    "NPV",
+    "calibration slope (95% CI)",
+    "calibration intercept (95% CI)",
+]
 
 
 def _per_class_row(c: PerClass) -> list[str]:
-    return [str((c.model_extra or {}).get("class")), with_interval(c.sensitivity, c.sensitivity_ci95),
-            with_interval(c.specificity, c.specificity_ci95), number(c.ppv), number(c.npv),
-            with_interval(c.calibration_slope, c.calibration_slope_ci95),
-            with_interval(c.calibration_intercept, c.calibration_intercept_ci95)]
+    return [
+        str((c.model_extra or {}).get("class")),
+        with_interval(c.sensitivity, c.sensitivity_ci95),
+        with_interval(c.specificity, c.specificity_ci95),
+        number(c.ppv),
+        number(c.npv),
+        with_interval(c.calibration_slope, c.calibration_slope_ci95),
+        with_interval(c.calibration_intercept, c.calibration_intercept_ci95),
+    ]
 
 
 def per_class_rows(card: ModelCard) -> list[list[str]]:
@@ -149,9 +199,14 @@ def _performance(card: ModelCard) -> list[str]:
     lines += [f"| {name} | {val} | {test} |" for name, val, test in performance_rows(card)] + [""]
     per_class = per_class_rows(card)
     if per_class:
-        lines += ["Per class, one vs rest, at the most probable class (test split):", "",
-                  "| " + " | ".join(PER_CLASS_HEADER) + " |", "|---" * len(PER_CLASS_HEADER) + "|",
-                  *("| " + " | ".join(row) + " |" for row in per_class), ""]
+        lines += [
+            "Per class, one vs rest, at the most probable class (test split):",
+            "",
+            "| " + " | ".join(PER_CLASS_HEADER) + " |",
+            "|---" * len(PER_CLASS_HEADER) + "|",
+            *("| " + " | ".join(row) + " |" for row in per_class),
+            "",
+        ]
     note = card.test.calibration_note
     return lines + ([f"Calibration: {note}.", ""] if note else [])
 
@@ -167,29 +222,44 @@ def verdict(versus: VsBaseline) -> str:
 
 def sampled_note(baselines: dict[str, CardBaseline]) -> str | None:
     """What the baselines were fitted on, in words, when it was a sample of the training rows; else None."""
-    sampled = {(b.fit_rows, b.train_rows) for b in baselines.values()
-               if b.fit_rows is not None and b.train_rows is not None and b.fit_rows < b.train_rows}
+    sampled = {
+        (b.fit_rows, b.train_rows)
+        for b in baselines.values()
+        if b.fit_rows is not None and b.train_rows is not None and b.fit_rows < b.train_rows
+    }
     if not sampled:
         return None
     fit, there = max(sampled)
-    return (f"The baselines were fitted on a random {fit:,} of the {there:,} training rows "
-            f"(export.baseline_max_rows); the network on all of them.")
+    return (
+        f"The baselines were fitted on a random {fit:,} of the {there:,} training rows "
+        f"(export.baseline_max_rows); the network on all of them."
+    )
 
 
 def _baselines(card: ModelCard) -> list[str]:
     baselines, test, versus = card.baselines, card.test, card.test.vs_baseline
     if not baselines:
         return []
-    lines = ["## Baselines (same rows, same encoding, validated the same way)", "",
-             "| model | validation AUROC | test AUROC (95% CI) | test Brier (95% CI) |", "|---|---|---|---|",
-             f"| this model | {number(card.validation.val_auroc)} | {with_interval(test.auroc, test.auroc_ci95)} | "
-             f"{with_interval(test.brier, test.brier_ci95, 4)} |"]
-    lines += [f"| {name} | {number(b.validation.get('auroc'))} | "
-              f"{with_interval(b.test.get('auroc'), b.test.get('auroc_ci95'))} | "
-              f"{with_interval(b.test.get('brier'), b.test.get('brier_ci95'), 4)} |" for name, b in baselines.items()]
+    lines = [
+        "## Baselines (same rows, same encoding, validated the same way)",
+        "",
+        "| model | validation AUROC | test AUROC (95% CI) | test Brier (95% CI) |",
+        "|---|---|---|---|",
+        f"| this model | {number(card.validation.val_auroc)} | {with_interval(test.auroc, test.auroc_ci95)} | "
+        f"{with_interval(test.brier, test.brier_ci95, 4)} |",
+    ]
+    lines += [
+        f"| {name} | {number(b.validation.get('auroc'))} | "
+        f"{with_interval(b.test.get('auroc'), b.test.get('auroc_ci95'))} | "
+        f"{with_interval(b.test.get('brier'), b.test.get('brier_ci95'), 4)} |"
+        for name, b in baselines.items()
+    ]
     if versus:
-        lines += ["", f"Test AUROC minus {versus.baseline}'s, paired on the same rows (DeLong): "
-                  f"{number(versus.delta_auroc)} ({number(versus.delta_auroc_ci95)}). {verdict(versus)}"]
+        lines += [
+            "",
+            f"Test AUROC minus {versus.baseline}'s, paired on the same rows (DeLong): "
+            f"{number(versus.delta_auroc)} ({number(versus.delta_auroc_ci95)}). {verdict(versus)}",
+        ]
     note = sampled_note(baselines)
     return lines + (["", note] if note else []) + [""]
 
@@ -201,8 +271,12 @@ def _decision(card: ModelCard) -> list[str]:
     shown = [i for i, t in enumerate(curve.thresholds) if round(t, 2) in (0.05, 0.1, 0.2, 0.3, 0.5)]
     names = ["this model", *curve.baselines, "treat all", "treat none"]
     series = [curve.model, *curve.baselines.values(), curve.treat_all, curve.treat_none]
-    lines = ["## Clinical usefulness: net benefit (Vickers & Elkin 2006)", "",
-             "| threshold probability | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines = [
+        "## Clinical usefulness: net benefit (Vickers & Elkin 2006)",
+        "",
+        "| threshold probability | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
     lines += [f"| {curve.thresholds[i]:.2f} | " + " | ".join(number(v[i]) for v in series) + " |" for i in shown]
     return lines + ["", "The whole curve is in `model_card.json` (`test.decision_curve`) and the report.", ""]
 
@@ -211,11 +285,17 @@ def _subgroups(card: ModelCard) -> list[str]:
     entries = card.test.subgroups or []
     if not entries:
         return []
-    lines = ["## Performance by subgroup (test split)", "",
-             "| column | group | n | events | observed rate | mean predicted | AUROC (95% CI) |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {e.column} | {e.group} | {e.n} | {number(e.events)} | {number(e.observed_rate)} | "
-              f"{number(e.mean_predicted)} | {number(e.auroc)} ({number(e.auroc_ci95)}) |" for e in entries]
+    lines = [
+        "## Performance by subgroup (test split)",
+        "",
+        "| column | group | n | events | observed rate | mean predicted | AUROC (95% CI) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {e.column} | {e.group} | {e.n} | {number(e.events)} | {number(e.observed_rate)} | "
+        f"{number(e.mean_predicted)} | {number(e.auroc)} ({number(e.auroc_ci95)}) |"
+        for e in entries
+    ]
     return lines + ["", "n/a: too few rows, or a single class, in the group.", ""]
 
 
@@ -235,8 +315,11 @@ def _confusion(card: ModelCard) -> list[str]:
             "",
         ]
     if test.calibration_slope is None and len(classes) == 2:
-        lines += ["The calibration slope is not estimable here: the test scores separate the classes (completely, "
-                  "or up to ties where they meet), so its estimate is infinite.", ""]
+        lines += [
+            "The calibration slope is not estimable here: the test scores separate the classes (completely, "
+            "or up to ties where they meet), so its estimate is infinite.",
+            "",
+        ]
     return lines
 
 
@@ -262,20 +345,36 @@ def _objectives(card: ModelCard) -> list[str]:
     lines = ["## Objectives", ""]
     if objectives:
         front = card.pareto_rank
-        lines += [f"The search traded off {len(objectives)} objectives; this trial is on Pareto front "
-                  f"{front if front is not None else '-'} (1: no trial is at least as good on every objective "
-                  "and better on one). Validation values, optimistic for a trial chosen on them:", "",
-                  "| objective | direction | value |", "|---|---|---|"]
+        lines += [
+            f"The search traded off {len(objectives)} objectives; this trial is on Pareto front "
+            f"{front if front is not None else '-'} (1: no trial is at least as good on every objective "
+            "and better on one). Validation values, optimistic for a trial chosen on them:",
+            "",
+            "| objective | direction | value |",
+            "|---|---|---|",
+        ]
         lines += [f"| {o['metric']} | {o['mode']} | {number(o.get('value'), 4)} |" for o in objectives]
         lines.append("")
     for key, c in constraints.items():
-        lines.append(f"Constraint `{key}` >= {c['bound']} at the validation-chosen threshold: validation value "
-                     f"{number(c.get('value'), 3)}.")
+        lines.append(
+            f"Constraint `{key}` >= {c['bound']} at the validation-chosen threshold: validation value "
+            f"{number(c.get('value'), 3)}."
+        )
     return lines + [""]
 
 
 _SECTIONS: tuple[Callable[[ModelCard], list[str]], ...] = (
-    _intro, _model, _data, _threshold, _performance, _confusion, _baselines, _decision, _subgroups, _pick, _objectives,
+    _intro,
+    _model,
+    _data,
+    _threshold,
+    _performance,
+    _confusion,
+    _baselines,
+    _decision,
+    _subgroups,
+    _pick,
+    _objectives,
 )
 
 

@@ -44,7 +44,7 @@ def table(header: list[str], rows: list[list[Any]], left: int = 1) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def figure(fig) -> str:
+def figure(fig: Any) -> str:
     fig.update_layout(template="plotly_white", margin=dict(l=60, r=30, t=80, b=50), title_font_size=15)
     if fig.layout.height is None:
         fig.update_layout(height=450)

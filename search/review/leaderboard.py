@@ -40,14 +40,36 @@ from search.config.space import HYPERPARAMETERS, describe
 from search.records.paths import LEADERBOARD_FILE, atomic_write
 from trainable.errors import HpsearchError
 from trainable.names import (
-    BEST_EPOCH, DIVERGED, EPOCH, LATENCY_MS, METRIC_MODES, N_PARAMS, NODE, TRAIN_SECONDS, VAL_ACCURACY, VAL_AUROC,
-    VAL_LOSS, VAL_SENSITIVITY, VAL_SPECIFICITY, VALIDATION_METRICS, best,
+    BEST_EPOCH,
+    DIVERGED,
+    EPOCH,
+    LATENCY_MS,
+    METRIC_MODES,
+    N_PARAMS,
+    NODE,
+    TRAIN_SECONDS,
+    VAL_ACCURACY,
+    VAL_AUROC,
+    VAL_LOSS,
+    VAL_SENSITIVITY,
+    VAL_SPECIFICITY,
+    VALIDATION_METRICS,
+    best,
 )
 from trainable.stats.metrics import tiebreak
 from trainable.stats.pareto import pareto_ranks
 
-__all__ = ["COLUMNS", "RANKED", "Status", "build_leaderboard", "mark_ties", "ranked", "read_leaderboard", "trial_row",
-           "write_leaderboard"]
+__all__ = [
+    "COLUMNS",
+    "RANKED",
+    "Status",
+    "build_leaderboard",
+    "mark_ties",
+    "ranked",
+    "read_leaderboard",
+    "trial_row",
+    "write_leaderboard",
+]
 
 
 class Status(StrEnum):
@@ -66,9 +88,25 @@ RANKED = (Status.COMPLETED, Status.STOPPED)  # the statuses with metrics
 
 TIE_COLUMNS = [f"{VAL_AUROC}_ci95_lo", f"{VAL_AUROC}_ci95_hi", "tied_with_best", "delta_ci95_lo", "delta_ci95_hi"]
 COLUMNS = [
-    "rank", "pareto_rank", "trial_id", "status", VAL_AUROC, *TIE_COLUMNS, VAL_ACCURACY, VAL_LOSS,
-    VAL_SENSITIVITY, VAL_SPECIFICITY, "epochs", BEST_EPOCH, TRAIN_SECONDS, N_PARAMS, LATENCY_MS, NODE,
-    "error", *HYPERPARAMETERS, "checkpoint",
+    "rank",
+    "pareto_rank",
+    "trial_id",
+    "status",
+    VAL_AUROC,
+    *TIE_COLUMNS,
+    VAL_ACCURACY,
+    VAL_LOSS,
+    VAL_SENSITIVITY,
+    VAL_SPECIFICITY,
+    "epochs",
+    BEST_EPOCH,
+    TRAIN_SECONDS,
+    N_PARAMS,
+    LATENCY_MS,
+    NODE,
+    "error",
+    *HYPERPARAMETERS,
+    "checkpoint",
 ]
 
 
@@ -143,7 +181,9 @@ def _pareto(frame: pd.DataFrame, ranking: Ranking) -> None:
     values = frame[names].apply(pd.to_numeric, errors="coerce")
     rankable = frame["status"].isin(RANKED) & values.notna().all(axis=1)
     if rankable.any():
-        frame.loc[rankable, "pareto_rank"] = pareto_ranks(values[rankable].to_numpy(), [m for _, m in ranking.objectives])
+        frame.loc[rankable, "pareto_rank"] = pareto_ranks(
+            values[rankable].to_numpy(), [m for _, m in ranking.objectives]
+        )
 
 
 def ranked(board: pd.DataFrame) -> pd.DataFrame:
@@ -151,16 +191,21 @@ def ranked(board: pd.DataFrame) -> pd.DataFrame:
     return board[board["status"].isin(RANKED) & board["checkpoint"].notna()]
 
 
-def mark_ties(frame: pd.DataFrame, intervals: dict[str, tuple[float, float]],
-              deltas: dict[str, tuple[float, float]], best: str | None) -> pd.DataFrame:
+def mark_ties(
+    frame: pd.DataFrame,
+    intervals: dict[str, tuple[float, float]],
+    deltas: dict[str, tuple[float, float]],
+    best: str | None,
+) -> pd.DataFrame:
     """Fill the AUROC interval columns from `intervals` (trial_id -> (lo, hi)) and
     the difference columns from `deltas` (trial_id -> (lo, hi) of trial - `best`);
     `best` is tied with itself, a trial in `deltas` when its interval holds 0."""
     frame = frame.copy()
     nan = (math.nan, math.nan)
     for name, source in ((f"{VAL_AUROC}_ci95", intervals), ("delta_ci95", deltas)):
-        frame[f"{name}_lo"] = frame["trial_id"].map(lambda t: source.get(t, nan)[0]).astype(float)
-        frame[f"{name}_hi"] = frame["trial_id"].map(lambda t: source.get(t, nan)[1]).astype(float)
+        pairs = [source.get(t, nan) for t in frame["trial_id"]]
+        frame[f"{name}_lo"] = np.array([lo for lo, _ in pairs], dtype=float)
+        frame[f"{name}_hi"] = np.array([hi for _, hi in pairs], dtype=float)
     lo, hi = frame["delta_ci95_lo"], frame["delta_ci95_hi"]
     tied = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     for i, tid in frame["trial_id"].items():

@@ -13,13 +13,17 @@ imported inside functions.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from search.records.model_card import ModelCard, read_card
 from search.records.paths import BEST_DIR, CARD_FILE, PREDICTIONS_FILE
 from search.review.card_text import (
-    PER_CLASS_HEADER, per_class_rows, performance_rows, sampled_note, validated_on, verdict,
+    PER_CLASS_HEADER,
+    per_class_rows,
+    performance_rows,
+    sampled_note,
+    validated_on,
+    verdict,
 )
 from search.review.html import esc, figure, note, num, table
 from search.review.numbers import number
@@ -32,27 +36,47 @@ __all__ = ["model_section"]
 def _scorings(n: int) -> str:
     if n <= 1:
         return note("The test split was scored once, for this model: its numbers are an unbiased estimate.")
-    return (f"<p class=warn>The test split of this sweep has scored {n} different models (--reuse-test): "
-            "choosing among them on it makes these test numbers optimistic; the estimate is no longer "
-            "unbiased.</p>")
+    return (
+        f"<p class=warn>The test split of this sweep has scored {n} different models (--reuse-test): "
+        "choosing among them on it makes these test numbers optimistic; the estimate is no longer "
+        "unbiased.</p>"
+    )
 
 
 def _baselines(card: ModelCard) -> str:
     baselines, test, versus = card.baselines, card.test, card.test.vs_baseline
     if not baselines:
         return ""
-    rows = [["this model (exported)", num(card.validation.val_auroc), num(test.auroc), num(test.auroc_ci95),
-             num(test.brier, 4), num(test.auprc)]]
-    rows += [[esc(name.replace("_", " ")), num(b.validation.get("auroc")), num(b.test.get("auroc")),
-              num(b.test.get("auroc_ci95")), num(b.test.get("brier"), 4), num(b.test.get("auprc"))]
-             for name, b in baselines.items()]
+    rows = [
+        [
+            "this model (exported)",
+            num(card.validation.val_auroc),
+            num(test.auroc),
+            num(test.auroc_ci95),
+            num(test.brier, 4),
+            num(test.auprc),
+        ]
+    ]
+    rows += [
+        [
+            esc(name.replace("_", " ")),
+            num(b.validation.get("auroc")),
+            num(b.test.get("auroc")),
+            num(b.test.get("auroc_ci95")),
+            num(b.test.get("brier"), 4),
+            num(b.test.get("auprc")),
+        ]
+        for name, b in baselines.items()
+    ]
     header = ["model", "validation AUROC", "test AUROC", "95% CI", "test Brier", "test AUPRC"]
     text = "<h2>Baselines on the same rows</h2>" + table(header, rows)
     if versus:
         lo, hi = versus.delta_auroc_ci95
-        text += (f"<p>Test AUROC of this model minus {esc(versus.baseline.replace('_', ' '))}'s (the better "
-                 f"baseline on validation): {number(versus.delta_auroc)} (95% CI {number(lo)} to {number(hi)}; "
-                 f"paired on the same test rows, DeLong). <b>{esc(verdict(versus))}</b></p>")
+        text += (
+            f"<p>Test AUROC of this model minus {esc(versus.baseline.replace('_', ' '))}'s (the better "
+            f"baseline on validation): {number(versus.delta_auroc)} (95% CI {number(lo)} to {number(hi)}; "
+            f"paired on the same test rows, DeLong). <b>{esc(verdict(versus))}</b></p>"
+        )
     note = sampled_note(baselines)
     return text + (f"<p>{esc(note)}</p>" if note else "")
 
@@ -68,34 +92,59 @@ def _decision_curve(card: ModelCard) -> str:
     for name, values in curve.baselines.items():
         fig.add_trace(go.Scatter(x=t, y=values, mode="lines", name=name.replace("_", " "), line=dict(dash="dot")))
     fig.add_trace(go.Scatter(x=t, y=curve.treat_all, mode="lines", name="treat all", line=dict(color="grey")))
-    fig.add_trace(go.Scatter(x=t, y=curve.treat_none, mode="lines", name="treat none",
-                             line=dict(color="black", dash="dash")))
+    fig.add_trace(
+        go.Scatter(x=t, y=curve.treat_none, mode="lines", name="treat none", line=dict(color="black", dash="dash"))
+    )
     threshold = card.test.threshold
     if threshold is not None:
-        fig.add_vline(x=threshold, line=dict(color="crimson", dash="dash"),
-                      annotation_text=f"operating threshold {threshold:.3f}")
+        fig.add_vline(
+            x=threshold, line=dict(color="crimson", dash="dash"), annotation_text=f"operating threshold {threshold:.3f}"
+        )
     top = max(max(curve.model), max(curve.treat_all), *(max(v) for v in curve.baselines.values()), 0.01)
-    fig.update_layout(title="Decision curve, test split (net benefit; Vickers & Elkin 2006)",
-                      xaxis_title="threshold probability", yaxis_title="net benefit")
+    fig.update_layout(
+        title="Decision curve, test split (net benefit; Vickers & Elkin 2006)",
+        xaxis_title="threshold probability",
+        yaxis_title="net benefit",
+    )
     fig.update_yaxes(range=[-0.05 * top, 1.1 * top])
-    return "<h2>Clinical usefulness</h2>" + figure(fig) + note(
-        "Net benefit = true positives / n - false positives / n x t / (1 - t): the benefit of acting on the "
-        "model at threshold probability t, in true positives per patient, net of the harm of false positives.")
+    return (
+        "<h2>Clinical usefulness</h2>"
+        + figure(fig)
+        + note(
+            "Net benefit = true positives / n - false positives / n x t / (1 - t): the benefit of acting on the "
+            "model at threshold probability t, in true positives per patient, net of the harm of false positives."
+        )
+    )
 
 
 def _subgroups(card: ModelCard) -> str:
     entries = card.test.subgroups or []
     if not entries:
         return ""
-    rows = [[esc(e.column), esc(e.group), e.n, "" if e.events is None else e.events, num(e.observed_rate),
-             num(e.mean_predicted), num(e.auroc), num(e.auroc_ci95)] for e in entries]
+    rows = [
+        [
+            esc(e.column),
+            esc(e.group),
+            e.n,
+            "" if e.events is None else e.events,
+            num(e.observed_rate),
+            num(e.mean_predicted),
+            num(e.auroc),
+            num(e.auroc_ci95),
+        ]
+        for e in entries
+    ]
     header = ["column", "group", "n", "events", "observed rate", "mean predicted", "AUROC", "95% CI"]
-    return ("<h2>Performance by subgroup (test split)</h2>" + table(header, rows, left=2)
-            + note("n/a: too few rows, or a single class, in the group for an AUROC."))
+    return (
+        "<h2>Performance by subgroup (test split)</h2>"
+        + table(header, rows, left=2)
+        + note("n/a: too few rows, or a single class, in the group for an AUROC.")
+    )
 
 
 def _architecture(hp: dict[str, object]) -> str:
     """A trial's hyperparameters in one line, as the report shows them."""
+
     def value(name: str) -> str:
         v = hp[name]
         return num(v, 5) if isinstance(v, float) else str(v)
@@ -115,15 +164,23 @@ def _metrics_table(card: ModelCard, scorings: int) -> str:
         f"Operating threshold: {esc(rule)}. {esc(n)}.</p>"
         + table(["metric", "validation", "test"], rows)
         + (table(PER_CLASS_HEADER, [[esc(v) for v in r] for r in per_class_rows(card)]) if per_class_rows(card) else "")
-        + note(f"Validation: the {validated_on(card)}. Those numbers are optimistic, because they were used to "
-               "choose this model among the trials" + ("; the test split was scored once and is not." if scorings <= 1
-                                                        else "; so, now, are the test numbers."))
+        + note(
+            f"Validation: the {validated_on(card)}. Those numbers are optimistic, because they were used to "
+            "choose this model among the trials"
+            + ("; the test split was scored once and is not." if scorings <= 1 else "; so, now, are the test numbers.")
+        )
         + (note(test.calibration_note) if test.calibration_note else "")
     )
 
 
-def _roc_and_calibration(card: ModelCard, y_test: np.ndarray, proba: np.ndarray,
-                         y_val: np.ndarray, val_proba: np.ndarray, class_names: list[str]) -> str:
+def _roc_and_calibration(
+    card: ModelCard,
+    y_test: np.ndarray,
+    proba: np.ndarray,
+    y_val: np.ndarray,
+    val_proba: np.ndarray,
+    class_names: list[str],
+) -> str:
     import plotly.graph_objects as go
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import roc_curve
@@ -138,30 +195,42 @@ def _roc_and_calibration(card: ModelCard, y_test: np.ndarray, proba: np.ndarray,
         fpr, tpr, _ = roc_curve(y_test == k, full[:, k])
         roc.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"test: {label}", line=dict(width=2.5)))
         vfpr, vtpr, _ = roc_curve(y_val == k, val_full[:, k])
-        roc.add_trace(go.Scatter(x=vfpr, y=vtpr, mode="lines", name=f"validation: {label}",
-                                 line=dict(dash="dot", width=1.5)))
+        roc.add_trace(
+            go.Scatter(x=vfpr, y=vtpr, mode="lines", name=f"validation: {label}", line=dict(dash="dot", width=1.5))
+        )
         n_bins = int(max(3, min(10, len(y_test) // 15)))
         observed, predicted = calibration_curve(y_test == k, full[:, k], n_bins=n_bins, strategy="quantile")
         cal.add_trace(go.Scatter(x=predicted, y=observed, mode="lines+markers", name=f"test: {label}"))
     test = card.test
     if test.threshold is not None and test.sensitivity is not None and test.specificity is not None:
         x, y = 1 - test.specificity, test.sensitivity
-        roc.add_trace(go.Scatter(
-            x=[x], y=[y], mode="markers", marker=dict(size=13, symbol="x", color="crimson"),
-            name=f"operating point (threshold {test.threshold:.3f})",
-            hovertext=f"sensitivity {y:.3f}, specificity {1 - x:.3f}",
-        ))
+        roc.add_trace(
+            go.Scatter(
+                x=[x],
+                y=[y],
+                mode="markers",
+                marker=dict(size=13, symbol="x", color="crimson"),
+                name=f"operating point (threshold {test.threshold:.3f})",
+                hovertext=f"sensitivity {y:.3f}, specificity {1 - x:.3f}",
+            )
+        )
     diagonal = dict(mode="lines", line=dict(color="grey", dash="dash", width=1), showlegend=False)
     roc.add_trace(go.Scatter(x=[0, 1], y=[0, 1], **diagonal))
     cal.add_trace(go.Scatter(x=[0, 1], y=[0, 1], **diagonal))
-    roc.update_layout(title=f"ROC, test split (AUROC {test.auroc:.3f}, 95% CI {num(test.auroc_ci95)})",
-                      xaxis_title="1 - specificity (false-positive rate)", yaxis_title="sensitivity",
-                      legend=dict(x=0.45, y=0.05))
+    roc.update_layout(
+        title=f"ROC, test split (AUROC {test.auroc:.3f}, 95% CI {num(test.auroc_ci95)})",
+        xaxis_title="1 - specificity (false-positive rate)",
+        yaxis_title="sensitivity",
+        legend=dict(x=0.45, y=0.05),
+    )
     slope, intercept = test.calibration_slope, test.calibration_intercept
-    cal.update_layout(title=f"Calibration, test split (slope {num(slope, 2)}, intercept {num(intercept, 2)}, "
-                            f"Brier {num(test.brier)})",
-                      xaxis_title="mean predicted probability (quantile bins)", yaxis_title="observed fraction",
-                      legend=dict(x=0.02, y=0.98))
+    cal.update_layout(
+        title=f"Calibration, test split (slope {num(slope, 2)}, intercept {num(intercept, 2)}, "
+        f"Brier {num(test.brier)})",
+        xaxis_title="mean predicted probability (quantile bins)",
+        yaxis_title="observed fraction",
+        legend=dict(x=0.02, y=0.98),
+    )
     for fig in (roc, cal):
         fig.update_xaxes(range=[-0.02, 1.02])
         fig.update_yaxes(range=[-0.02, 1.02])
@@ -178,8 +247,12 @@ def model_section(sweep: SweepResults, data: Dataset | None) -> str:
     parts = ["<h2>Exported model: clinical metrics</h2>", _scorings(scorings), _metrics_table(card, scorings)]
     if card.pick:
         pick = card.pick
-        parts.append(note(f"Chosen by hpsearch pick: mean validation {card.metric} "
-                          f"{num(pick.mean, 4)} (std {num(pick.std, 4)}) over seeds {pick.seeds}."))
+        parts.append(
+            note(
+                f"Chosen by hpsearch pick: mean validation {card.metric} "
+                f"{num(pick.mean, 4)} (std {num(pick.std, 4)}) over seeds {pick.seeds}."
+            )
+        )
     data = data if data is not None else sweep.data()
     with np.load(best / PREDICTIONS_FILE) as arrays:  # the probabilities the card was computed from
         val_proba, proba = arrays["validation"], arrays["test"]

@@ -25,8 +25,13 @@ from trainable.names import LATENCY_MS, N_PARAMS, VAL_ACCURACY, VAL_AUROC, VAL_L
 
 __all__ = ["pareto_section"]
 
-_LABELS = {VAL_LOSS: "validation loss", VAL_AUROC: "validation AUROC", VAL_ACCURACY: "validation accuracy",
-           N_PARAMS: "parameters", LATENCY_MS: "ms to predict 1,000 rows"}
+_LABELS = {
+    VAL_LOSS: "validation loss",
+    VAL_AUROC: "validation AUROC",
+    VAL_ACCURACY: "validation accuracy",
+    N_PARAMS: "parameters",
+    LATENCY_MS: "ms to predict 1,000 rows",
+}
 _COSTS = (N_PARAMS, LATENCY_MS)  # drawn on a log axis
 
 
@@ -40,25 +45,54 @@ def _figure(board: pd.DataFrame, objectives: list[tuple[str, str]], exported: st
 
     (x, _), (y, _) = objectives[:2]
     fig = go.Figure()
-    groups = [("front (pareto_rank 1)", board["pareto_rank"] == 1, "#d62728", 10),
-              ("dominated", board["pareto_rank"] > 1, "#1f77b4", 7),
-              ("infeasible (misses the constraint)", board["status"] == Status.INFEASIBLE, "#aaaaaa", 7)]
+    groups = [
+        ("front (pareto_rank 1)", board["pareto_rank"] == 1, "#d62728", 10),
+        ("dominated", board["pareto_rank"] > 1, "#1f77b4", 7),
+        ("infeasible (misses the constraint)", board["status"] == Status.INFEASIBLE, "#aaaaaa", 7),
+    ]
     for name, mask, color, size in groups:
         part = board[mask]
         if part.empty:
             continue
-        fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="markers", name=name, text=part["trial_id"],
-                                 marker=dict(color=color, size=size),
-                                 hovertemplate="trial %{text}<br>" + f"{x} %{{x}}<br>{y} %{{y}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=part[x],
+                y=part[y],
+                mode="markers",
+                name=name,
+                text=part["trial_id"],
+                marker=dict(color=color, size=size),
+                hovertemplate="trial %{text}<br>" + f"{x} %{{x}}<br>{y} %{{y}}<extra></extra>",
+            )
+        )
     front = board[board["pareto_rank"] == 1].sort_values(x)
-    fig.add_trace(go.Scatter(x=front[x], y=front[y], mode="lines", line=dict(color="#d62728", shape="hv"),
-                             name="front", showlegend=False, hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(
+            x=front[x],
+            y=front[y],
+            mode="lines",
+            line=dict(color="#d62728", shape="hv"),
+            name="front",
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
     chosen = board[board["trial_id"] == exported]
     if not chosen.empty:
-        fig.add_trace(go.Scatter(x=chosen[x], y=chosen[y], mode="markers", name=f"exported ({exported})",
-                                 marker=dict(size=20, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
-    fig.update_layout(title=f"Pareto front: {_LABELS.get(x, x)} vs {_LABELS.get(y, y)}",
-                      xaxis_title=_LABELS.get(x, x), yaxis_title=_LABELS.get(y, y))
+        fig.add_trace(
+            go.Scatter(
+                x=chosen[x],
+                y=chosen[y],
+                mode="markers",
+                name=f"exported ({exported})",
+                marker=dict(size=20, color="rgba(0,0,0,0)", line=dict(color="black", width=2)),
+            )
+        )
+    fig.update_layout(
+        title=f"Pareto front: {_LABELS.get(x, x)} vs {_LABELS.get(y, y)}",
+        xaxis_title=_LABELS.get(x, x),
+        yaxis_title=_LABELS.get(y, y),
+    )
     if x in _COSTS:
         fig.update_xaxes(type="log")
     if y in _COSTS:
@@ -77,11 +111,25 @@ def pareto_section(sweep: SweepResults) -> str:
         return title + note("No trial with every objective measured yet.")
     exported = _exported(sweep)
     front = board[board["pareto_rank"] == 1]
-    rows = [[r["rank"], esc(r["trial_id"]) + (" (exported)" if r["trial_id"] == exported else ""),
-             *(num(r[m], 4) for m in names), num(r[VAL_AUROC], 3), esc(r["units"])] for _, r in front.iterrows()]
-    text = (f"<p>{len(front)} of {int(board['pareto_rank'].notna().sum())} trials with a model are on the front: "
-            "no other trial is at least as good on every objective and better on one. The default export is the "
-            f"front's best on {esc(names[0])}; <code>hpsearch export --trial ID</code> exports any other. "
-            "Validation numbers: optimistic for the trials the search chose.</p>")
-    return (title + text + figure(_figure(board, objectives, exported))
-            + table(["rank", "trial", *names, "val AUROC", "units"], rows, left=2))
+    rows = [
+        [
+            r["rank"],
+            esc(r["trial_id"]) + (" (exported)" if r["trial_id"] == exported else ""),
+            *(num(r[m], 4) for m in names),
+            num(r[VAL_AUROC], 3),
+            esc(r["units"]),
+        ]
+        for _, r in front.iterrows()
+    ]
+    text = (
+        f"<p>{len(front)} of {int(board['pareto_rank'].notna().sum())} trials with a model are on the front: "
+        "no other trial is at least as good on every objective and better on one. The default export is the "
+        f"front's best on {esc(names[0])}; <code>hpsearch export --trial ID</code> exports any other. "
+        "Validation numbers: optimistic for the trials the search chose.</p>"
+    )
+    return (
+        title
+        + text
+        + figure(_figure(board, objectives, exported))
+        + table(["rank", "trial", *names, "val AUROC", "units"], rows, left=2)
+    )

@@ -65,23 +65,52 @@ def _leaderboard_section(sweep: SweepResults) -> str:
     rows = []
     for _, r in shown.iterrows():
         tied = r.get("tied_with_best")
-        tied = "" if tied is None or (isinstance(tied, float) and np.isnan(tied)) else ("yes" if str(tied) == "True" else "no")
-        rows.append([r["rank"], esc(r["trial_id"]), esc(r["status"]), num(_float(r[VAL_LOSS]), 4),
-                     esc(_interval(r, "delta_ci95", 4)), tied, num(_float(r[VAL_AUROC])),
-                     esc(_interval(r, f"{VAL_AUROC}_ci95", 3)), r["epochs"], *(num(r[h], 5) for h in BRIEF)])
-    header = ["rank", "trial", "status", "val loss", f"{metric} minus best's (95% CI)", "tied with best",
-              "val AUROC", "95% CI", "epochs", *(h.replace("_", " ") for h in BRIEF)]
-    text = (f"<h2>Leaderboard (top {len(shown)} of {len(board)} trials, ranked by "
-            f"{esc(sweep.config.search.ranking.describe())})</h2>")
+        tied = (
+            ""
+            if tied is None or (isinstance(tied, float) and np.isnan(tied))
+            else ("yes" if str(tied) == "True" else "no")
+        )
+        rows.append(
+            [
+                r["rank"],
+                esc(r["trial_id"]),
+                esc(r["status"]),
+                num(_float(r[VAL_LOSS]), 4),
+                esc(_interval(r, "delta_ci95", 4)),
+                tied,
+                num(_float(r[VAL_AUROC])),
+                esc(_interval(r, f"{VAL_AUROC}_ci95", 3)),
+                r["epochs"],
+                *(num(r[h], 5) for h in BRIEF),
+            ]
+        )
+    header = [
+        "rank",
+        "trial",
+        "status",
+        "val loss",
+        f"{metric} minus best's (95% CI)",
+        "tied with best",
+        "val AUROC",
+        "95% CI",
+        "epochs",
+        *(h.replace("_", " ") for h in BRIEF),
+    ]
+    text = (
+        f"<h2>Leaderboard (top {len(shown)} of {len(board)} trials, ranked by "
+        f"{esc(sweep.config.search.ranking.describe())})</h2>"
+    )
     tied_col = board.get("tied_with_best")
     if tied_col is not None and tied_col.notna().any():
         n_tied = int((tied_col.astype(str) == "True").sum())
         n_ranked = int(tied_col.notna().sum())
-        text += (f"<p>{n_tied} of {n_ranked} ranked trials are statistically tied with the best (the best "
-                 f"included): the 95% interval of their {esc(metric)} minus the best trial's, paired on the same "
-                 "validation rows, contains 0. Among tied trials prefer the simpler or better-calibrated model, or "
-                 "run <code>hpsearch pick</code> to rank the top configurations by their mean over several "
-                 "seeds.</p>")
+        text += (
+            f"<p>{n_tied} of {n_ranked} ranked trials are statistically tied with the best (the best "
+            f"included): the 95% interval of their {esc(metric)} minus the best trial's, paired on the same "
+            "validation rows, contains 0. Among tied trials prefer the simpler or better-calibrated model, or "
+            "run <code>hpsearch pick</code> to rank the top configurations by their mean over several "
+            "seeds.</p>"
+        )
     return text + table(header, rows, left=3)
 
 
@@ -91,12 +120,23 @@ def _pick_section(sweep: SweepResults) -> str:
         return ""
     pick = pd.read_csv(path, dtype={"trial_id": str, "values": str, "seeds": str})
     metric = sweep.config.search.metric
-    rows = [[r["rank"], esc(r["trial_id"]), num(r[f"mean_{metric}"], 4), num(r[f"std_{metric}"], 4),
-             esc(r["values"]), num(r[f"sweep_{metric}"], 4), r["sweep_rank"], esc(r["units"])]
-            for _, r in pick.iterrows()]
+    rows = [
+        [
+            r["rank"],
+            esc(r["trial_id"]),
+            num(r[f"mean_{metric}"], 4),
+            num(r[f"std_{metric}"], 4),
+            esc(r["values"]),
+            num(r[f"sweep_{metric}"], 4),
+            r["sweep_rank"],
+            esc(r["units"]),
+        ]
+        for _, r in pick.iterrows()
+    ]
     header = ["rank", "trial", f"mean {metric}", "std", "per seed", "in the sweep", "sweep rank", "units"]
-    return (f"<h2>Robust pick (top configurations retrained with seeds {esc(pick['seeds'].iloc[0])})</h2>"
-            + table(header, rows, left=2))
+    return f"<h2>Robust pick (top configurations retrained with seeds {esc(pick['seeds'].iloc[0])})</h2>" + table(
+        header, rows, left=2
+    )
 
 
 def _study(sweep: SweepResults) -> Any:
@@ -116,7 +156,9 @@ def _optuna_section(sweep: SweepResults) -> str:
 
     parts = ["<h2>Search</h2>"]
     study = _study(sweep)
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE] if study else []
+    complete = (
+        [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE] if study else []
+    )
     if not complete:
         return "".join(parts) + note("No completed trial in study.db yet.")
     metric = sweep.config.search.metric
@@ -124,8 +166,9 @@ def _optuna_section(sweep: SweepResults) -> str:
     if sweep.config.search.objectives:  # several objectives: these plots show the first
         metric = sweep.config.search.objectives[0].metric
 
-        def target(t):
+        def target(t: Any) -> float:
             return t.values[0]
+
     plots = [
         ("Optimisation history", lambda: vis.plot_optimization_history(study, target=target, target_name=metric)),
         ("Parallel coordinates", lambda: vis.plot_parallel_coordinate(study, target=target, target_name=metric)),
@@ -161,12 +204,35 @@ def _learning_curves(sweep: SweepResults) -> str:
         x = [e.get(EPOCH) for e in epochs]
         color = palette[i % len(palette)]
         name = f"#{row['rank']} {row['trial_id']}"
-        fig.add_trace(go.Scatter(x=x, y=[e.get(VAL_AUROC) for e in epochs], name=name, legendgroup=name,
-                                 line=dict(color=color)), row=1, col=1)
-        fig.add_trace(go.Scatter(x=x, y=[e.get(VAL_LOSS) for e in epochs], name=name, legendgroup=name,
-                                 showlegend=False, line=dict(color=color)), row=1, col=2)
-        fig.add_trace(go.Scatter(x=x, y=[e.get("loss") for e in epochs], name=f"{name} train", legendgroup=name,
-                                 showlegend=False, line=dict(color=color, dash="dot")), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(x=x, y=[e.get(VAL_AUROC) for e in epochs], name=name, legendgroup=name, line=dict(color=color)),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[e.get(VAL_LOSS) for e in epochs],
+                name=name,
+                legendgroup=name,
+                showlegend=False,
+                line=dict(color=color),
+            ),
+            row=1,
+            col=2,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[e.get("loss") for e in epochs],
+                name=f"{name} train",
+                legendgroup=name,
+                showlegend=False,
+                line=dict(color=color, dash="dot"),
+            ),
+            row=1,
+            col=2,
+        )
         shown += 1
     title = f"<h2>Learning curves (top {shown} trials)</h2>"
     if not shown:
@@ -186,7 +252,8 @@ def write_report(results_dir: str | Path, *, data: Dataset | None = None) -> Pat
     cfg = sweep.config
     body = [
         f"<h1>hpsearch report: {esc(cfg.name)}</h1>",
-        f"<p class=meta>{esc(cfg.data.source)}; {len(sweep.board)} trials ranked by {esc(cfg.search.ranking.describe())} "
+        f"<p class=meta>{esc(cfg.data.source)}; {len(sweep.board)} trials ranked by "
+        f"{esc(cfg.search.ranking.describe())} "
         f"on the validation rows; written {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. "
         f"Folder: {esc(sweep.path)}</p>",
         model_section(sweep, data),

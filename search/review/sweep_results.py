@@ -39,8 +39,10 @@ def locate_checkpoint(sweep_dir: Path | None, row: pd.Series) -> Path:
     candidates = [recorded]
     if sweep_dir is not None:
         sweep_dir = Path(sweep_dir)
-        candidates += [sweep_dir / TUNE_DIR / recorded.parent.name / recorded.name,  # tune/trial_x/checkpoint_n
-                       sweep_dir / recorded.parent.name / recorded.name]  # checkpoints/x, pick/run/checkpoint_n
+        candidates += [
+            sweep_dir / TUNE_DIR / recorded.parent.name / recorded.name,  # tune/trial_x/checkpoint_n
+            sweep_dir / recorded.parent.name / recorded.name,
+        ]  # checkpoints/x, pick/run/checkpoint_n
     for candidate in candidates:
         if (candidate / MODEL_FILE).is_file():
             return candidate
@@ -72,7 +74,9 @@ class SweepResults:
         rows = self.board[self.board["trial_id"].astype(str) == wanted]
         if rows.empty:
             known = ", ".join(map(str, self.board["trial_id"].head(12)))
-            raise HpsearchError(f"--trial: no trial {trial_id!r} in {self.path / LEADERBOARD_FILE}; trials are: {known}")
+            raise HpsearchError(
+                f"--trial: no trial {trial_id!r} in {self.path / LEADERBOARD_FILE}; trials are: {known}"
+            )
         row = rows.iloc[0]
         exportable = (*RANKED, Status.INFEASIBLE)  # infeasible: on request
         if row["status"] not in exportable or pd.isna(row["checkpoint"]):

@@ -56,15 +56,19 @@ def _probabilities(board: pd.DataFrame, data: Dataset, sweep_dir: Path | None) -
     return found
 
 
-def validation_intervals(board: pd.DataFrame, data: Dataset, settings: ExportConfig, metric: str,
-                         sweep_dir: Path | None) -> pd.DataFrame:
+def validation_intervals(
+    board: pd.DataFrame, data: Dataset, settings: ExportConfig, metric: str, sweep_dir: Path | None
+) -> pd.DataFrame:
     """`board` with its interval and tie columns filled in; `settings` is the config's `export` section."""
     probas = _probabilities(board, data, sweep_dir)
     intervals = {tid: auroc_ci(data.y_val, p) for tid, p in probas.items()}
     intervals = {tid: ci for tid, ci in intervals.items() if not math.isnan(ci[0])}
     best = next(iter(probas), None)
+    if best is None:
+        return mark_ties(board, intervals, {}, None)
     deltas = {
         tid: paired_difference(metric, data.y_val, p, probas[best], n_boot=settings.n_boot, seed=settings.seed)[1:]
-        for tid, p in probas.items() if tid != best
+        for tid, p in probas.items()
+        if tid != best
     }
     return mark_ties(board, intervals, deltas, best)

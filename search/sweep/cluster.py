@@ -22,6 +22,7 @@ import datetime as _dt
 import logging
 import math
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +90,12 @@ def init_ray(address: str | None, cfg: Config) -> bool:
         _compat.local_workers_use_this_python()
     import ray
 
-    env = {**process_env(max(1, int(math.ceil(cfg.train.cpus_per_trial)))),
-           # A reused actor waits this long for its previous trial's thread to end (Tune's default, 2 s, is
-           # shorter than a big table's last steps, and the next trial was then lost).
-           "TUNE_FUNCTION_THREAD_TIMEOUT_S": "600"}
+    env = {
+        **process_env(max(1, int(math.ceil(cfg.train.cpus_per_trial)))),
+        # A reused actor waits this long for its previous trial's thread to end (Tune's default, 2 s, is
+        # shorter than a big table's last steps, and the next trial was then lost).
+        "TUNE_FUNCTION_THREAD_TIMEOUT_S": "600",
+    }
     if ray.is_initialized():
         return False
     prefetch = prefetch_imports(_PREFETCH)  # after `import ray` and the variables above
@@ -103,7 +106,7 @@ def init_ray(address: str | None, cfg: Config) -> bool:
     return True
 
 
-def _start_ray(ray, address: str | None, env: dict[str, str]) -> None:
+def _start_ray(ray: Any, address: str | None, env: dict[str, str]) -> None:
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     if address:
         import trainable
@@ -136,12 +139,18 @@ def _start_ray(ray, address: str | None, env: dict[str, str]) -> None:
 _PREFETCH = (
     # What `search.sweep.tuner` imports, slowest first: Ray Tune (~0.7 s, Ray Data
     # included), Optuna's SQLite storage (~1 s: SQLAlchemy models, Alembic).
-    "ray.tune", "ray.tune.search.optuna", "ray.tune.schedulers", "ray.tune.logger",
-    "optuna.storages._rdb.models", "alembic.migration", "alembic.command", "alembic.script",
+    "ray.tune",
+    "ray.tune.search.optuna",
+    "ray.tune.schedulers",
+    "ray.tune.logger",
+    "optuna.storages._rdb.models",
+    "alembic.migration",
+    "alembic.command",
+    "alembic.script",
 )
 
 
-def prefetch_imports(modules: tuple[str, ...], after=None):
+def prefetch_imports(modules: tuple[str, ...], after: threading.Event | None = None) -> threading.Thread:
     """Import `modules` in a background thread while the driver waits: for the
     tuner's, while `ray.init` waits for Ray's processes to start (most of its
     ~3-4 s); for the export's (TensorFlow, scikit-learn's models), while the
@@ -153,7 +162,6 @@ def prefetch_imports(modules: tuple[str, ...], after=None):
     them. A module that fails here is simply imported again (and fails
     properly) where it is used. Returns the thread."""
     import importlib
-    import threading
 
     def work() -> None:
         if after is not None:
@@ -161,7 +169,7 @@ def prefetch_imports(modules: tuple[str, ...], after=None):
         for name in modules:
             try:
                 importlib.import_module(name)
-            except Exception:  # noqa: BLE001 (reported where the module is really used)
+            except Exception:
                 pass
 
     thread = threading.Thread(target=work, name="hpsearch-prefetch", daemon=True)
@@ -169,15 +177,13 @@ def prefetch_imports(modules: tuple[str, ...], after=None):
     return thread
 
 
-def release_ray(started: bool):
+def release_ray(started: bool) -> threading.Thread | None:
     """After `fit`, nothing but the driver's files is left to do: a Ray this
     sweep started is shut down in a background thread, while the driver writes
     the leaderboard, exports and reports (Ray's shutdown mostly waits, ~1 s, for
     its processes to exit). Returns the thread to join, or None."""
     if not started:
         return None
-    import threading
-
     import ray
 
     thread = threading.Thread(target=ray.shutdown, name="hpsearch-ray-shutdown")

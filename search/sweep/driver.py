@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -42,7 +43,14 @@ from search.records.paths import BEST_DIR, CONFIG_FILE, LEADERBOARD_FILE, TIMING
 from search.records.sweep_record import write_record
 from search.review.leaderboard import COLUMNS, build_leaderboard, ranked, read_leaderboard, write_leaderboard
 from search.sweep import folder
-from search.sweep.cluster import check_address, concurrency, experiment_location, init_ray, prefetch_imports, release_ray
+from search.sweep.cluster import (
+    check_address,
+    concurrency,
+    experiment_location,
+    init_ray,
+    prefetch_imports,
+    release_ray,
+)
 from trainable.data.dataset import Dataset
 from trainable.errors import HpsearchError
 from trainable.runtime.environment import prepare_tensorflow
@@ -104,8 +112,10 @@ def run_sweep(
     started = time.perf_counter()
     data = cfg.load_data()  # every data mistake surfaces here, before any file is written
     if cfg.search.constraints and data.n_classes != 2:
-        raise HpsearchError(f"search.constraints: a sensitivity or specificity floor needs a binary outcome, "
-                            f"got {data.n_classes} classes in {cfg.data.target or cfg.data.source}")
+        raise HpsearchError(
+            f"search.constraints: a sensitivity or specificity floor needs a binary outcome, "
+            f"got {data.n_classes} classes in {cfg.data.target or cfg.data.source}"
+        )
     out = cfg.out_dir
     location = experiment_location(cfg, out, storage)
     check_address(address)
@@ -257,8 +267,9 @@ def _interrupted(out: Path, started: float) -> SweepOutcome:
     return SweepOutcome(out, board, None, None, time.perf_counter() - started, interrupted=True)
 
 
-def _export_best(drive: _Drive, board: pd.DataFrame, sampled: dict[str, dict[str, Any]],
-                 early: EarlyBaselines | None) -> tuple[ModelCard | None, Path | None, PickOutcome | None]:
+def _export_best(
+    drive: _Drive, board: pd.DataFrame, sampled: dict[str, dict[str, Any]], early: EarlyBaselines | None
+) -> tuple[ModelCard | None, Path | None, PickOutcome | None]:
     """The best ranked trial exported to `best/` (or, with `pick.enabled`, the pick's winner):
     (its card, the folder, the pick's outcome), or Nones when no trial has a model."""
     from search.export.export import Scoring, export_model
@@ -279,10 +290,19 @@ def _export_best(drive: _Drive, board: pd.DataFrame, sampled: dict[str, dict[str
     # The sweep's own scoring is never refused: one made since it started (`hpsearch export` while it ran)
     # only makes this one the next, and the card says so.
     row, best_dir = top.iloc[0], cfg.out_dir / BEST_DIR
-    scoring = Scoring(Ledger(cfg.out_dir), drive.command, reuse_test=True,
-                      baselines=early.result if early is not None else None)
-    card = export_model(row, row["checkpoint"], sampled[row["trial_id"]], drive.data, best_dir, cfg=cfg,
-                        training_seed=cfg.search.seed, scoring=scoring)
+    scoring = Scoring(
+        Ledger(cfg.out_dir), drive.command, reuse_test=True, baselines=early.result if early is not None else None
+    )
+    card = export_model(
+        row,
+        row["checkpoint"],
+        sampled[row["trial_id"]],
+        drive.data,
+        best_dir,
+        cfg=cfg,
+        training_seed=cfg.search.seed,
+        scoring=scoring,
+    )
     return card, best_dir, None
 
 

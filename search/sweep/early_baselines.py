@@ -42,8 +42,14 @@ class EarlyBaselines:
         self.times: dict[str, float] = {}  # `baselines_start`, `baselines_end` of an early fit (timings.json)
 
     def _fit(self, threads: int | None) -> dict[str, Baseline]:
-        return fit_baselines(self.data, list(self.export.baselines), self.class_weight, self.export.seed,
-                             self.export.baseline_max_rows, openmp_threads=threads)
+        return fit_baselines(
+            self.data,
+            list(self.export.baselines),
+            self.class_weight,
+            self.export.seed,
+            self.export.baseline_max_rows,
+            openmp_threads=threads,
+        )
 
     def start(self, after: threading.Thread | None = None) -> None:
         """Fit in the background on one thread (see the module docstring); once."""
@@ -56,7 +62,7 @@ class EarlyBaselines:
                 after.join()
             try:
                 self._fitted = self._fit(threads=1)
-            except BaseException as exc:  # noqa: BLE001 (raised again by `result`)
+            except BaseException as exc:
                 self._error = exc
             self.times["baselines_end"] = time.time()
 

@@ -32,8 +32,15 @@ __all__ = ["finished", "mark_finished", "prepare", "resumable", "start"]
 
 
 def start(out: Path, experiment: str, data: Dataset, storage: str | None) -> SweepRecord:
-    record = SweepRecord(experiment=experiment, out_dir=str(out), data_sha256=data.sha256,
-                         folds_sha256=data.folds_sha256, storage=storage, started=now(), finished=None)
+    record = SweepRecord(
+        experiment=experiment,
+        out_dir=str(out),
+        data_sha256=data.sha256,
+        folds_sha256=data.folds_sha256,
+        storage=storage,
+        started=now(),
+        finished=None,
+    )
     write_record(out, record)
     return record
 
@@ -85,8 +92,10 @@ def resumable(out: Path) -> tuple[Config, SweepRecord]:
         raise HpsearchError(f"{out}: no sweep here ({CONFIG_FILE} is missing)")
     record = read_record(out)
     if record is None:
-        raise HpsearchError(f"{out}: no sweep record ({SWEEP_FILE} is missing); "
-                            f"start it again with `hpsearch run {out / CONFIG_FILE} --overwrite`")
+        raise HpsearchError(
+            f"{out}: no sweep record ({SWEEP_FILE} is missing); "
+            f"start it again with `hpsearch run {out / CONFIG_FILE} --overwrite`"
+        )
     if record.finished:
         raise HpsearchError(f"{out}: the sweep already finished; nothing to resume")
     if Path(record.out_dir) != out:

@@ -27,10 +27,11 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pandas as pd
 from ray.tune import Callback
@@ -78,12 +79,14 @@ def attach(key: Path | str, on_update: OnUpdate | None) -> Iterator[Watch]:
             signal.signal(signal.SIGINT, before)  # Tune leaves its own handler installed after fit
 
 
-class TrialCounter(Callback):  # type: ignore[misc]  (Ray Tune's classes are untyped)
+class TrialCounter(Callback):
     def __init__(self, key: Path | str, total: int) -> None:
         self.key, self.total, self.done = _key(key), total, 0
         self.best: float | None = None
 
-    def setup(self, **info: Any) -> None:
+    def setup(
+        self, stop: Any = None, num_samples: int | None = None, total_num_samples: int | None = None, **info: Any
+    ) -> None:
         """Called by Tune after it installed its SIGINT handler: note a Ctrl-C, then let Tune stop."""
         watch = _WATCHES.get(self.key)
         if watch is None or threading.current_thread() is not threading.main_thread():

@@ -28,7 +28,7 @@ __all__ = ["FinalScoreOptunaSearch"]
 SHORTFALL = "shortfall"
 
 
-class FinalScoreOptunaSearch(OptunaSearch):  # type: ignore[misc]  (Ray Tune's classes are untyped)
+class FinalScoreOptunaSearch(OptunaSearch):
     def __init__(self, *args: Any, constraints: dict[str, float] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._constraints = constraints or {}

@@ -27,9 +27,10 @@ import dataclasses
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,12 +60,22 @@ class PickOutcome:
 def view(metric: str) -> list[str]:
     """The pick table's columns for a one-screen table."""
     # batch_size left out: the per-seed values need the room
-    return ["rank", "trial_id", f"mean_{metric}", f"std_{metric}", "values", "n_ok", f"sweep_{metric}", "sweep_rank",
-            *(h for h in BRIEF if h != "batch_size")]
+    return [
+        "rank",
+        "trial_id",
+        f"mean_{metric}",
+        f"std_{metric}",
+        "values",
+        "n_ok",
+        f"sweep_{metric}",
+        "sweep_rank",
+        *(h for h in BRIEF if h != "batch_size"),
+    ]
 
 
-def _retrain(config: dict[str, Any], data: Dataset, candidates: dict[str, dict[str, Any]],
-             settings: TrialSettings) -> None:
+def _retrain(
+    config: dict[str, Any], data: Dataset, candidates: dict[str, dict[str, Any]], settings: TrialSettings
+) -> None:
     """The Tune trainable: one configuration, one seed."""
     from trainable.trial.train import train_trial
 
@@ -86,8 +97,9 @@ def _location(sweep: SweepResults, storage: str | None) -> tuple[str, str]:
     return base, f"{PICK_DIR}-{name}"
 
 
-def _retrain_all(sweep: SweepResults, data: Dataset, candidates: dict[str, dict[str, Any]], seeds: list[int],
-                 request: PickRequest) -> list[dict[str, Any]]:
+def _retrain_all(
+    sweep: SweepResults, data: Dataset, candidates: dict[str, dict[str, Any]], seeds: list[int], request: PickRequest
+) -> list[dict[str, Any]]:
     from search.sweep.cluster import init_ray
     from search.sweep.live import TrialCounter, attach
     from search.sweep.tune_rows import error_text, local_checkpoint
@@ -99,9 +111,15 @@ def _retrain_all(sweep: SweepResults, data: Dataset, candidates: dict[str, dict[
     init_ray(request.address, cfg)
     key = sweep.path / PICK_DIR
     tuner = grid_tuner(
-        cfg, _retrain, {"candidate": list(candidates), "seed": seeds}, location,
-        [TrialCounter(key, len(candidates) * len(seeds))], _run_name,
-        data=data.without_test(), candidates=candidates, settings=trial_settings(cfg),
+        cfg,
+        _retrain,
+        {"candidate": list(candidates), "seed": seeds},
+        location,
+        [TrialCounter(key, len(candidates) * len(seeds))],
+        _run_name,
+        data=data.without_test(),
+        candidates=candidates,
+        settings=trial_settings(cfg),
     )
     with attach(key, (lambda done, total, best: on_result(done, total)) if on_result else None):
         results = tuner.fit()
@@ -111,7 +129,7 @@ def _retrain_all(sweep: SweepResults, data: Dataset, candidates: dict[str, dict[
         run_id = f"{PICK_DIR}_{conf.get('candidate')}_s{conf.get('seed')}"
         row = trial_row(
             str(conf.get("candidate")),
-            candidates.get(conf.get("candidate"), {}),
+            candidates.get(str(conf.get("candidate")), {}),
             result.metrics,
             max_epochs=cfg.train.max_epochs,
             error=error_text(result) if result.error else None,
@@ -136,8 +154,11 @@ def _summary_row(sweep_row: pd.Series, mine: pd.DataFrame, metric: str, seeds: l
         "repeats": len(seeds),
         "seeds": " ".join(str(s) for s in seeds),
         "values": " ".join(f"{v:.4f}" for v in values),
-        **{f"mean_{m}": float(ok[m].astype(float).mean()) if len(ok) else math.nan
-           for m in VALIDATION_METRICS if m != metric},
+        **{
+            f"mean_{m}": float(ok[m].astype(float).mean()) if len(ok) else math.nan
+            for m in VALIDATION_METRICS
+            if m != metric
+        },
         f"sweep_{metric}": float(sweep_row[metric]),
         "sweep_rank": int(sweep_row["rank"]),
         **{k: sweep_row[k] for k in HYPERPARAMETERS},
@@ -148,15 +169,29 @@ def _summary_row(sweep_row: pd.Series, mine: pd.DataFrame, metric: str, seeds: l
 
 def _summarise(runs: list[dict[str, Any]], ranked: pd.DataFrame, metric: str, seeds: list[int]) -> pd.DataFrame:
     runs_frame = pd.DataFrame(runs)
-    table = pd.DataFrame([
-        _summary_row(sweep_row, runs_frame[runs_frame["trial_id"] == str(sweep_row["trial_id"])].sort_values("seed"),
-                     metric, seeds)
-        for _, sweep_row in ranked.iterrows()
-    ])
+    table = pd.DataFrame(
+        [
+            _summary_row(
+                sweep_row,
+                runs_frame[runs_frame["trial_id"] == str(sweep_row["trial_id"])].sort_values("seed"),
+                metric,
+                seeds,
+            )
+            for _, sweep_row in ranked.iterrows()
+        ]
+    )
     sign = -1.0 if METRIC_MODES[metric] == "max" else 1.0
     table["_key"] = sign * table[f"mean_{metric}"]
-    table = table.sort_values(["_key", f"std_{metric}", "n_ok", "sweep_rank"], ascending=[True, True, False, True],
-                              na_position="last", kind="stable").drop(columns="_key").reset_index(drop=True)
+    table = (
+        table.sort_values(
+            ["_key", f"std_{metric}", "n_ok", "sweep_rank"],
+            ascending=[True, True, False, True],
+            na_position="last",
+            kind="stable",
+        )
+        .drop(columns="_key")
+        .reset_index(drop=True)
+    )
     table.insert(0, "rank", range(1, len(table) + 1))
     return table
 
@@ -207,7 +242,9 @@ def pick_and_export(sweep: SweepResults, data: Dataset, request: PickRequest, co
     top_k, repeats = _counts(sweep, request.top_k, request.repeats)
     ranked = sweep.ranked().head(top_k)
     if ranked.empty:
-        raise HpsearchError(f"{sweep.path / LEADERBOARD_FILE}: no trial finished with a checkpoint; nothing to pick from")
+        raise HpsearchError(
+            f"{sweep.path / LEADERBOARD_FILE}: no trial finished with a checkpoint; nothing to pick from"
+        )
     scoring = Scoring(Ledger(sweep.path), command, request.reuse_test)
     scoring.ledger.allow_new(request.reuse_test)  # the winner will be a new model: refused before any retraining
     candidates = {str(tid): sweep.trial_config(str(tid)) for tid in ranked["trial_id"]}
@@ -222,9 +259,17 @@ def pick_and_export(sweep: SweepResults, data: Dataset, request: PickRequest, co
         raise HpsearchError(f"{sweep.path / PICK_DIR}: every retrain failed; see the trials' error.txt there")
     run = next(r for r in runs if r["trial_id"] == winner["trial_id"] and r["seed"] == winner["best_seed"])
     best_dir = sweep.path / BEST_DIR
-    card = export_model(run, winner["checkpoint"], candidates[winner["trial_id"]], data, best_dir, cfg=cfg,
-                        training_seed=int(winner["best_seed"]), scoring=scoring,
-                        extra={"pick": _pick_block(winner, metric, repeats, seeds, len(table))})
+    card = export_model(
+        run,
+        winner["checkpoint"],
+        candidates[winner["trial_id"]],
+        data,
+        best_dir,
+        cfg=cfg,
+        training_seed=int(winner["best_seed"]),
+        scoring=scoring,
+        extra={"pick": _pick_block(winner, metric, repeats, seeds, len(table))},
+    )
     write_leaderboard(table, sweep.path / PICK_FILE)  # atomic csv write
     return PickOutcome(table, card, best_dir, seeds, time.perf_counter() - started)
 

@@ -34,6 +34,12 @@ __all__ = ["SweepTracking", "check_mlflow"]
 INSTALL = "uv sync --extra mlflow"
 
 
+def _uri(cfg: Config) -> str:
+    if cfg.mlflow.tracking_uri is None:
+        raise HpsearchError("mlflow.tracking_uri: not set; MLflow tracking needs a tracking URI")
+    return cfg.mlflow.tracking_uri
+
+
 def check_mlflow() -> None:
     try:
         import mlflow  # noqa: F401
@@ -49,11 +55,14 @@ class SweepTracking:
     def start(cls, cfg: Config, out: Path) -> SweepTracking:
         import mlflow
 
-        mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+        mlflow.set_tracking_uri(_uri(cfg))
         experiment = mlflow.set_experiment(cfg.mlflow.experiment or cfg.name)
         client = mlflow.MlflowClient()
-        run = client.create_run(experiment.experiment_id, run_name=cfg.name,
-                                tags={"hpsearch.sweep": str(out), "hpsearch.metric": cfg.search.metric})
+        run = client.create_run(
+            experiment.experiment_id,
+            run_name=cfg.name,
+            tags={"hpsearch.sweep": str(out), "hpsearch.metric": cfg.search.metric},
+        )
         client.log_param(run.info.run_id, "trials", cfg.search.trials)
         return cls(cfg, run.info.run_id)
 
@@ -63,11 +72,12 @@ class SweepTracking:
         callback opens a new child run for each trial it continues)."""
         import mlflow
 
-        mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+        mlflow.set_tracking_uri(_uri(cfg))
         client = mlflow.MlflowClient()
         parent = client.get_run(run_id)
-        orphans = client.search_runs([parent.info.experiment_id],
-                                     f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'")
+        orphans = client.search_runs(
+            [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'"
+        )
         for run in orphans:
             client.set_terminated(run.info.run_id, "KILLED")
         return cls(cfg, run_id)
@@ -75,9 +85,11 @@ class SweepTracking:
     def callback(self) -> Any:
         from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-        return MLflowLoggerCallback(tracking_uri=self.cfg.mlflow.tracking_uri,
-                                    experiment_name=self.cfg.mlflow.experiment or self.cfg.name,
-                                    tags={"mlflow.parentRunId": self.run_id})
+        return MLflowLoggerCallback(
+            tracking_uri=self.cfg.mlflow.tracking_uri,
+            experiment_name=self.cfg.mlflow.experiment or self.cfg.name,
+            tags={"mlflow.parentRunId": self.run_id},
+        )
 
     def finish(self, out: Path, card: ModelCard | None) -> None:
         import mlflow
@@ -102,5 +114,6 @@ class SweepTracking:
         from trainable.trial.model import load_model
 
         with mlflow.start_run(run_id=self.run_id):
-            mlflow.keras.log_model(load_model(path), name="model",
-                                   registered_model_name=self.cfg.mlflow.registered_model)
+            mlflow.keras.log_model(
+                load_model(path), name="model", registered_model_name=self.cfg.mlflow.registered_model
+            )

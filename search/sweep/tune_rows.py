@@ -48,8 +48,14 @@ def error_text(trial_or_result: Any) -> str:
 
 def row_of_trial(trial: Any, max_epochs: int, failed: bool = False) -> dict[str, Any]:
     checkpoint = getattr(trial, "checkpoint", None)
-    return trial_row(trial.trial_id, trial.config, trial.last_result, max_epochs=max_epochs,
-                     error=error_text(trial) if failed else None, checkpoint=getattr(checkpoint, "path", None))
+    return trial_row(
+        trial.trial_id,
+        trial.config,
+        trial.last_result,
+        max_epochs=max_epochs,
+        error=error_text(trial) if failed else None,
+        checkpoint=getattr(checkpoint, "path", None),
+    )
 
 
 def local_checkpoint(checkpoint: Any, out: Path, trial_id: str) -> str | None:
@@ -71,12 +77,14 @@ def rows_of_results(results: Any, max_epochs: int, out: Path) -> list[dict[str, 
         metrics = result.metrics or {}
         # the trial's own folder names it: a result's metrics may be another trial's (a failed actor reuse)
         trial_id = Path(str(result.path).rstrip("/")).name.removeprefix(trial_dirname(""))
-        rows.append(trial_row(
-            trial_id,
-            result.config or {},
-            metrics,
-            max_epochs=max_epochs,
-            error=error_text(result) if result.error else None,
-            checkpoint=local_checkpoint(result.checkpoint, out, trial_id),
-        ))
+        rows.append(
+            trial_row(
+                trial_id,
+                result.config or {},
+                metrics,
+                max_epochs=max_epochs,
+                error=error_text(result) if result.error else None,
+                checkpoint=local_checkpoint(result.checkpoint, out, trial_id),
+            )
+        )
     return rows

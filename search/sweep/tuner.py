@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 import pickle
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from search.config.schema import Config
 from search.records.paths import CONFIG_FILE, TUNER_FILE, study_url, trial_dirname
@@ -32,8 +33,7 @@ from trainable.errors import HpsearchError
 from trainable.names import EPOCH, reported
 from trainable.trial.settings import TrialSettings
 
-__all__ = ["TrialFn", "check_restorable", "close_study", "grid_tuner", "make_tuner", "restore_tuner",
-           "trial_settings"]
+__all__ = ["TrialFn", "check_restorable", "close_study", "grid_tuner", "make_tuner", "restore_tuner", "trial_settings"]
 
 TrialFn = Callable[[dict[str, Any], Dataset, TrialSettings], None]  # what a trial runs: (config, data, settings)
 
@@ -74,9 +74,9 @@ def _trainable(cfg: Config, fn: Callable[..., None], **parameters: Any) -> Any:
 
 
 def _sweep_trainable(cfg: Config, data: Dataset, trial: TrialFn | None) -> Any:
-    if trial is None:
-        from trainable.trial.train import train_trial as trial
-    return _trainable(cfg, trial, data=data.without_test(), settings=trial_settings(cfg))
+    from trainable.trial.train import train_trial
+
+    return _trainable(cfg, trial or train_trial, data=data.without_test(), settings=trial_settings(cfg))
 
 
 def _name(trial: Any) -> str:
@@ -123,8 +123,8 @@ def _sampler(cfg: Config) -> Any:
 def _searcher(cfg: Config, out: Path) -> Any:
     import optuna
 
-    from search.sweep.optuna_searcher import FinalScoreOptunaSearch
     from search.config.space import define_by_run, seed_point
+    from search.sweep.optuna_searcher import FinalScoreOptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     first = ([seed_point(cfg.space)] if cfg.search.seed_trial else []) + list(cfg.search.enqueue)
@@ -172,8 +172,9 @@ def _run_config(cfg: Config, location: tuple[str, str], callbacks: list[Any]) ->
     )
 
 
-def make_tuner(cfg: Config, data: Dataset, out: Path, callbacks: list[Any], location: tuple[str, str],
-               trial: TrialFn | None) -> Any:
+def make_tuner(
+    cfg: Config, data: Dataset, out: Path, callbacks: list[Any], location: tuple[str, str], trial: TrialFn | None
+) -> Any:
     """The sweep's `Tuner`; `location` is (storage path, experiment name); `trial`: None for `train_trial`."""
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
@@ -234,8 +235,10 @@ def check_restorable(out: Path, experiment: str) -> None:
         )
     error = _unpickle_error(experiment)
     if error:
-        raise HpsearchError(f"{experiment}: cannot load the saved Ray Tune state ({error}); it was probably "
-                            f"saved by another version of hpsearch: {again}")
+        raise HpsearchError(
+            f"{experiment}: cannot load the saved Ray Tune state ({error}); it was probably "
+            f"saved by another version of hpsearch: {again}"
+        )
 
 
 def restore_tuner(cfg: Config, data: Dataset, experiment: str, trial: TrialFn | None) -> Any:
@@ -246,8 +249,15 @@ def restore_tuner(cfg: Config, data: Dataset, experiment: str, trial: TrialFn | 
     return tune.Tuner.restore(experiment, trainable=_sweep_trainable(cfg, data, trial), resume_errored=True)
 
 
-def grid_tuner(cfg: Config, fn: Callable[..., None], grid: dict[str, list[Any]], location: tuple[str, str],
-               callbacks: list[Any], name: Callable[[Any], str], **parameters: Any) -> Any:
+def grid_tuner(
+    cfg: Config,
+    fn: Callable[..., None],
+    grid: dict[str, list[Any]],
+    location: tuple[str, str],
+    callbacks: list[Any],
+    name: Callable[[Any], str],
+    **parameters: Any,
+) -> Any:
     """A `Tuner` over every combination of `grid`, each run `fn(config, **parameters)`."""
     from ray import tune
 

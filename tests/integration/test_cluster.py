@@ -1,7 +1,7 @@
-"""A real two-node Ray cluster on this machine, started with the README's own cluster recipe, and a
+"""A real two-node Ray cluster on this machine, started with the docs' own cluster recipe, and a
 sweep that joins it with `hpsearch run --address` and keeps Ray Tune's experiment on `--storage`.
 
-The recipe's lines are read from README.md and run as they are, with HEAD_IP a loopback address, a free
+The recipe's lines are read from docs/cluster.md and run as they are, with HEAD_IP a loopback address, a free
 port for 6379, `uv run` as this environment's own programs, and, appended to `ray start`, the flags
 that keep two nodes on one machine apart (`--block`, one CPU each, their own `--temp-dir`, distinct
 loopback addresses: 127.0.0.2 (head) and 127.0.0.3 (worker); not 127.0.0.1, which Ray replaces with the
@@ -25,7 +25,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import HPSEARCH, ROOT
 
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"
@@ -70,10 +69,13 @@ def _stop(procs: list[subprocess.Popen]) -> None:
                 pass
 
 
+CLUSTER_DOC = ROOT / "docs" / "cluster.md"
+
+
 def readme_recipe() -> dict[str, str]:
-    """The README's cluster lines, by what they do."""
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("## Run on a cluster", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    """The cluster recipe's lines (the first bash block under "## Run on a cluster"), by what they do."""
+    doc = CLUSTER_DOC.read_text()
+    block = doc.split("## Run on a cluster", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     lines = [line.split("#")[0].strip() for line in block.splitlines()]
     lines = [line for line in lines if line]
 
@@ -92,10 +94,14 @@ def readme_recipe() -> dict[str, str]:
 
 
 def _as_here(line: str, head: str, port: int) -> str:
-    """A README line for this machine: HEAD_IP and the port, and this environment's programs."""
+    """A recipe line for this machine: HEAD_IP and the port, and this environment's programs."""
     ray = str(Path(sys.executable).with_name("ray"))
-    return (line.replace("HEAD_IP", head).replace("6379", str(port)).replace("uv run ray ", f"{ray} ")
-            .replace("uv run hpsearch ", " ".join(HPSEARCH) + " "))
+    return (
+        line.replace("HEAD_IP", head)
+        .replace("6379", str(port))
+        .replace("uv run ray ", f"{ray} ")
+        .replace("uv run hpsearch ", " ".join(HPSEARCH) + " ")
+    )
 
 
 @pytest.fixture
@@ -109,23 +115,40 @@ def two_node_cluster(tmp_path):
     base = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
     base["HOME"] = str(home)
     # step 1, the token: the README's line, and the line it prints for the other nodes
-    shared = subprocess.run(["bash", "-c", f"{_as_here(recipe['token'], HEAD_IP, port)} && {recipe['share']}"],
-                            env=base, capture_output=True, text=True, check=True, timeout=120).stdout.strip()
+    shared = subprocess.run(
+        ["bash", "-c", f"{_as_here(recipe['token'], HEAD_IP, port)} && {recipe['share']}"],
+        env=base,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.strip()
     assert shared.startswith("export RAY_AUTH_MODE=token RAY_AUTH_TOKEN=") and (home / ".ray" / "auth_token").is_file()
     env = dict(base)
     env.update(dict(pair.split("=", 1) for pair in shared.removeprefix("export ").split()))
     common = f" --block --num-cpus=1 --temp-dir={temp} --disable-usage-stats"
     nodes = [
-        ("head", _as_here(recipe["head"], HEAD_IP, port) + common
-         + f" --node-ip-address={HEAD_IP} --include-dashboard=false --ray-client-server-port={_free_port()}"),
+        (
+            "head",
+            _as_here(recipe["head"], HEAD_IP, port)
+            + common
+            + f" --node-ip-address={HEAD_IP} --include-dashboard=false --ray-client-server-port={_free_port()}",
+        ),
         ("worker", _as_here(recipe["join"], HEAD_IP, port) + common + f" --node-ip-address={WORKER_IP}"),
     ]
     procs: list[subprocess.Popen] = []
     try:
         for name, command in nodes:
             log = temp / f"{name}.log"
-            procs.append(subprocess.Popen(["bash", "-c", f"exec {command}"], env=env, stdout=log.open("w"),
-                                          stderr=subprocess.STDOUT, start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    ["bash", "-c", f"exec {command}"],
+                    env=env,
+                    stdout=log.open("w"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
             _wait_for(log, "Ray runtime started", procs[-1])
         yield f"{HEAD_IP}:{port}", env, recipe
     finally:
@@ -137,15 +160,23 @@ def two_node_cluster(tmp_path):
 def test_a_sweep_on_a_two_node_cluster_runs_trials_on_both_nodes(two_node_cluster, tmp_path):
     address, env, recipe = two_node_cluster
     config = tmp_path / "cluster.yaml"
-    config.write_text(yaml.safe_dump({
-        "search": {"trials": 4, "max_concurrent": 2, "cv": {"folds": 0},
-                   "early_stopping": {"enabled": False, "grace_period": 1, "reduction_factor": 2}},
-        "train": {"max_epochs": 1},
-        "export": {"n_boot": 100, "baselines": []},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "search": {
+                    "trials": 4,
+                    "max_concurrent": 2,
+                    "cv": {"folds": 0},
+                    "early_stopping": {"enabled": False, "grace_period": 1, "reduction_factor": 2},
+                },
+                "train": {"max_epochs": 1},
+                "export": {"n_boot": 100, "baselines": []},
+            }
+        )
+    )
     results, shared = tmp_path / "results", tmp_path / "shared"
     host, port = address.split(":")
-    # step 3: the README's driver line as it is, then this test's own config, name and folders
+    # step 3: the recipe's driver line as it is, then this test's own config, name and folders
     run = _as_here(recipe["run"], host, int(port)).replace("/shared/hpsearch", str(shared))
     run += f" {config} --name cluster --results-dir {results}"
     done = subprocess.run(["bash", "-c", run], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

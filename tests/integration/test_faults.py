@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import HPSEARCH, ROOT
 from faults import faulty_trial
+
 from search.sweep.driver import run_sweep
 
 pytestmark = pytest.mark.slow
@@ -57,8 +57,10 @@ def test_failing_trials_are_retried_and_a_trial_out_of_retries_is_kept_as_an_err
     # the retry continues from epoch 1.
     faults = tmp_path / "faults"
     faults.mkdir()
-    cfg = tiny(name="faulty", **{"search.max_concurrent": 1, "search.max_failures": 1, "search.time_budget_s": 900,
-                                 "export.n_boot": 100})
+    cfg = tiny(
+        name="faulty",
+        **{"search.max_concurrent": 1, "search.max_failures": 1, "search.time_budget_s": 900, "export.n_boot": 100},
+    )
     outcome = run_sweep(cfg, trial=faulty_trial(["raise", "raise", "sigkill", "none"], faults))
     out = outcome.out_dir
 
@@ -86,8 +88,15 @@ def test_failing_trials_are_retried_and_a_trial_out_of_retries_is_kept_as_an_err
 def test_a_diverging_configuration_stops_early_and_the_sweep_goes_on(ray_session, tiny):
     # Plain SGD with a huge learning rate really overflows to inf/NaN in its
     # first epoch; the seed trial (the space's lowest rate, 1e-3) does not.
-    cfg = tiny(name="nan", **{"train.max_epochs": 2, "space.optimizer": ["sgd"], "export.n_boot": 100,
-                              "space.learning_rate": {"low": 1.0e-3, "high": 1.0e9, "log": True}})
+    cfg = tiny(
+        name="nan",
+        **{
+            "train.max_epochs": 2,
+            "space.optimizer": ["sgd"],
+            "export.n_boot": 100,
+            "space.learning_rate": {"low": 1.0e-3, "high": 1.0e9, "log": True},
+        },
+    )
     outcome = run_sweep(cfg)
     board = pd.read_csv(outcome.out_dir / "leaderboard.csv", dtype={"trial_id": str})
     assert len(board) == 3  # every trial ran
@@ -106,13 +115,21 @@ def test_a_diverging_configuration_stops_early_and_the_sweep_goes_on(ray_session
 def _sweep_config(tmp_path: Path, **search) -> Path:
     """4 trials one at a time, 2 epochs: a sweep that is still running when its first trial finishes."""
     path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump({
-        "results_dir": str(tmp_path / "results"),
-        "search": {"trials": 4, "max_concurrent": 1,
-                   "early_stopping": {"enabled": False, "grace_period": 1, "reduction_factor": 2}, **search},
-        "train": {"max_epochs": 2},
-        "export": {"n_boot": 100},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "results_dir": str(tmp_path / "results"),
+                "search": {
+                    "trials": 4,
+                    "max_concurrent": 1,
+                    "early_stopping": {"enabled": False, "grace_period": 1, "reduction_factor": 2},
+                    **search,
+                },
+                "train": {"max_epochs": 2},
+                "export": {"n_boot": 100},
+            }
+        )
+    )
     return path
 
 
@@ -171,8 +188,10 @@ def test_ctrl_c_stops_gracefully_keeps_the_finished_trials_and_says_how_to_resum
     assert {t for t, s in saved.items() if s == "TERMINATED"} == set(board["trial_id"])
 
 
-MULTI = {"objectives": [{"metric": "val_loss", "mode": "min"}, {"metric": "n_params", "mode": "min"}],
-         "sampler": "nsga2"}
+MULTI = {
+    "objectives": [{"metric": "val_loss", "mode": "min"}, {"metric": "n_params", "mode": "min"}],
+    "sampler": "nsga2",
+}
 
 
 @pytest.mark.parametrize("search", [{}, MULTI], ids=["one-metric", "two-objectives"])
@@ -216,11 +235,18 @@ def test_no_trial_is_lost_when_a_reused_actor_waits_for_a_lingering_trial(ray_se
     # Before, it gave up after 2 s, the next trial was lost, and its row carried another trial's id.
     faults = tmp_path / "faults"
     faults.mkdir()
-    cfg = tiny(name="linger", **{
-        "search.max_concurrent": 1, "search.cv.folds": 0, "train.max_epochs": 1, "export.baselines": [],
-        "export.n_boot": 100,
-        # ASHA stops a trial at max_t, on its last report, while its thread still runs: then Tune resets the actor
-        "search.early_stopping": {"enabled": True, "grace_period": 1, "reduction_factor": 2}})
+    cfg = tiny(
+        name="linger",
+        **{
+            "search.max_concurrent": 1,
+            "search.cv.folds": 0,
+            "train.max_epochs": 1,
+            "export.baselines": [],
+            "export.n_boot": 100,
+            # ASHA stops a trial at max_t, on its last report, while its thread still runs: then Tune resets the actor
+            "search.early_stopping": {"enabled": True, "grace_period": 1, "reduction_factor": 2},
+        },
+    )
     outcome = run_sweep(cfg, trial=faulty_trial(["linger"], faults))
     board = pd.read_csv(outcome.out_dir / "leaderboard.csv", dtype={"trial_id": str})
     assert (faults / "fault-1").exists()  # the first attempt lingered
@@ -228,5 +254,3 @@ def test_no_trial_is_lost_when_a_reused_actor_waits_for_a_lingering_trial(ray_se
     started = _tune_trials(outcome.out_dir)
     assert set(board["trial_id"]) == set(started) and len(started) == 3  # every trial Tune started, once each
     assert len({t["pids"][0] for t in started.values()}) == 1  # one actor, reused
-
-

@@ -16,8 +16,17 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-HP = {"n_layers": 2, "units_0": 12, "units_1": 6, "activation": "tanh", "dropout": 0.0, "l2": 1e-4,
-      "learning_rate": 3e-3, "batch_size": 32, "optimizer": "adam"}
+HP = {
+    "n_layers": 2,
+    "units_0": 12,
+    "units_1": 6,
+    "activation": "tanh",
+    "dropout": 0.0,
+    "l2": 1e-4,
+    "learning_rate": 3e-3,
+    "batch_size": 32,
+    "optimizer": "adam",
+}
 
 
 def _table(tmp_path, n: int = 160):
@@ -25,8 +34,14 @@ def _table(tmp_path, n: int = 160):
     from conftest import load
 
     rng = np.random.default_rng(4)
-    frame = pd.DataFrame({"age": rng.normal(60, 10, n), "crp": rng.lognormal(1, 0.5, n),
-                          "site": rng.choice(["a", "b", "c"], n), "outcome": rng.integers(0, 2, n)})
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(60, 10, n),
+            "crp": rng.lognormal(1, 0.5, n),
+            "site": rng.choice(["a", "b", "c"], n),
+            "outcome": rng.integers(0, 2, n),
+        }
+    )
     frame.loc[:1, "site"] = "rare"
     frame.loc[20, "crp"] = np.nan  # one missing value: the fold holding its row out never imputes
     path = tmp_path / "t.csv"
@@ -58,8 +73,8 @@ def _single_model_of_fold(fused, data, j: int):
 
 def test_each_fold_model_is_a_plain_model_on_its_own_preprocessing(tmp_path):
     from trainable.data.encoding import to_model_input
-    from trainable.trial.fold_model import probabilities
     from trainable.runtime.tf import configure_tensorflow
+    from trainable.trial.fold_model import probabilities
     from trainable.trial.validation import scheme_for
 
     configure_tensorflow(1)
@@ -89,8 +104,8 @@ def _trained(data):
 
 def test_a_fold_model_never_learns_from_the_rows_it_holds_out(tmp_path):
     from trainable.data.encoding import to_model_input
-    from trainable.trial.fold_model import probabilities
     from trainable.runtime.tf import configure_tensorflow
+    from trainable.trial.fold_model import probabilities
     from trainable.trial.validation import scheme_for, validation_proba
 
     configure_tensorflow(1)
@@ -113,16 +128,18 @@ def test_a_fold_model_never_learns_from_the_rows_it_holds_out(tmp_path):
 
 def test_the_baselines_see_exactly_the_networks_encoding(tmp_path):
     import keras
-
     from conftest import load
+
     from trainable.data.design_matrix import design_matrix
     from trainable.data.encoding import to_model_input
-    from trainable.trial.model import build_model
     from trainable.runtime.tf import configure_tensorflow
+    from trainable.trial.model import build_model
 
     configure_tensorflow(1)
     for data, layer in ((_table(tmp_path), "encoded"), (load(), "scale")):
-        for schema in (data.fold_schemas or (data.schema,)):
+        for schema in data.fold_schemas or (data.schema,):
             model = build_model(HP, schema, data.n_classes, 1)
-            encoded = keras.Model(model.input, model.get_layer(layer).output).predict(to_model_input(data.X_val), verbose=0)
+            encoded = keras.Model(model.input, model.get_layer(layer).output).predict(
+                to_model_input(data.X_val), verbose=0
+            )
             assert np.allclose(design_matrix(data.X_val, schema), encoded, atol=1e-4)

@@ -17,10 +17,26 @@ def _trial(data, seed: int, optimizer: str) -> None:
     from trainable.trial.settings import TrialSettings
     from trainable.trial.train import fit_and_report
 
-    hp = {"n_layers": 2, "units_0": 16, "units_1": 8, "activation": "relu", "dropout": 0.1, "l2": 0.0,
-          "learning_rate": 1e-3, "optimizer": optimizer, "batch_size": 64}
-    settings = TrialSettings(max_epochs=2, metric="val_auroc", seed=seed, cpus=1, class_weight=None,
-                             checkpoint_epochs=None, operating_point=None)
+    hp = {
+        "n_layers": 2,
+        "units_0": 16,
+        "units_1": 8,
+        "activation": "relu",
+        "dropout": 0.1,
+        "l2": 0.0,
+        "learning_rate": 1e-3,
+        "optimizer": optimizer,
+        "batch_size": 64,
+    }
+    settings = TrialSettings(
+        max_epochs=2,
+        metric="val_auroc",
+        seed=seed,
+        cpus=1,
+        class_weight=None,
+        checkpoint_epochs=None,
+        operating_point=None,
+    )
     fit_and_report(hp, settings, data, lambda metrics, checkpoint: None)
 
 

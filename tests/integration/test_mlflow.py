@@ -10,13 +10,16 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_sweep_is_a_parent_run_its_trials_child_runs_and_the_export_a_registered_model(
-        ray_session, tiny, tmp_path, monkeypatch):
+    ray_session, tiny, tmp_path, monkeypatch
+):
     from mlflow import MlflowClient
 
     monkeypatch.chdir(tmp_path)  # MLflow's default artifact root (./mlruns) lands in the temporary folder
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    cfg = tiny(name="tracked", **{"mlflow.tracking_uri": uri, "mlflow.experiment": "hp",
-                                  "mlflow.registered_model": "risk-model"})
+    cfg = tiny(
+        name="tracked",
+        **{"mlflow.tracking_uri": uri, "mlflow.experiment": "hp", "mlflow.registered_model": "risk-model"},
+    )
     outcome = run_sweep(cfg)
     out = outcome.out_dir
 

@@ -17,8 +17,16 @@ TWO = [{"metric": "val_loss", "mode": "min"}, {"metric": "n_params", "mode": "mi
 
 
 def test_a_two_objective_sweep_exports_the_fronts_lowest_loss_and_any_other_on_request(ray_session, tiny, tmp_path):
-    cfg = tiny(name="mo", **{"search.trials": 6, "search.objectives": TWO, "search.cv.folds": 0,
-                             "search.constraints": {"min_sensitivity": 0.5}, "export.n_boot": 100})
+    cfg = tiny(
+        name="mo",
+        **{
+            "search.trials": 6,
+            "search.objectives": TWO,
+            "search.cv.folds": 0,
+            "search.constraints": {"min_sensitivity": 0.5},
+            "export.n_boot": 100,
+        },
+    )
     outcome = run_sweep(cfg)
     out = outcome.out_dir
     board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str})
@@ -32,15 +40,19 @@ def test_a_two_objective_sweep_exports_the_fronts_lowest_loss_and_any_other_on_r
     assert list(front["val_loss"]) == sorted(front["val_loss"])  # ...then by the first objective
     for _, r in front.iterrows():  # no trial dominates a front trial
         others = ranked.drop(index=r.name)
-        assert not ((others["val_loss"] <= r["val_loss"]) & (others["n_params"] <= r["n_params"])
-                    & ((others["val_loss"] < r["val_loss"]) | (others["n_params"] < r["n_params"]))).any()
+        assert not (
+            (others["val_loss"] <= r["val_loss"])
+            & (others["n_params"] <= r["n_params"])
+            & ((others["val_loss"] < r["val_loss"]) | (others["n_params"] < r["n_params"]))
+        ).any()
 
     study = optuna.load_study(study_name="mo", storage=f"sqlite:///{out / 'study.db'}")
     told = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(study.directions) == 2 and len(told) == 6
     # Optuna knows each trial's constraint: the floor minus the trial's validation sensitivity
-    assert sorted(t.constraints["shortfall"] for t in told) == pytest.approx(sorted(0.5 - board["val_sensitivity"]),
-                                                                               abs=1e-5)
+    assert sorted(t.constraints["shortfall"] for t in told) == pytest.approx(
+        sorted(0.5 - board["val_sensitivity"]), abs=1e-5
+    )
     card = json.loads((out / "best" / "model_card.json").read_text())
     assert card["trial_id"] == front.iloc[0]["trial_id"]  # the front's lowest loss
     assert [o["metric"] for o in card["objectives"]] == ["val_loss", "n_params"] and card["pareto_rank"] == 1
@@ -55,8 +67,16 @@ def test_a_two_objective_sweep_exports_the_fronts_lowest_loss_and_any_other_on_r
 
 
 def test_trials_below_the_floor_are_infeasible_and_never_exported_by_default(ray_session, tiny):
-    cfg = tiny(name="floor", **{"search.trials": 2, "train.max_epochs": 1, "search.cv.folds": 0,
-                                "search.constraints": {"min_specificity": 1.0}, "export.n_boot": 100})
+    cfg = tiny(
+        name="floor",
+        **{
+            "search.trials": 2,
+            "train.max_epochs": 1,
+            "search.cv.folds": 0,
+            "search.constraints": {"min_specificity": 1.0},
+            "export.n_boot": 100,
+        },
+    )
     outcome = run_sweep(cfg)
     board = pd.read_csv(outcome.out_dir / "leaderboard.csv", dtype={"trial_id": str})
     infeasible = board["val_specificity"] < 1.0

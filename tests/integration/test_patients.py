@@ -22,22 +22,49 @@ pytestmark = pytest.mark.slow
 def _visits(path, patients: int = 80, visits: int = 4) -> None:
     rng = np.random.default_rng(0)
     fingerprint, label = rng.normal(size=(patients, 8)), rng.integers(0, 2, patients)
-    rows = [{"patient": f"p{p}", **{f"f{i}": fingerprint[p, i] + rng.normal(0, 0.05) for i in range(8)},
-             "outcome": int(label[p])} for p in range(patients) for _ in range(visits)]
+    rows = [
+        {
+            "patient": f"p{p}",
+            **{f"f{i}": fingerprint[p, i] + rng.normal(0, 0.05) for i in range(8)},
+            "outcome": int(label[p]),
+        }
+        for p in range(patients)
+        for _ in range(visits)
+    ]
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
 @pytest.mark.parametrize("split", ["rows", "patients"])
-def test_rows_of_one_patient_leak_across_a_row_level_split_and_not_across_a_grouped_one(ray_session, tiny, tmp_path,
-                                                                                       split):
+def test_rows_of_one_patient_leak_across_a_row_level_split_and_not_across_a_grouped_one(
+    ray_session, tiny, tmp_path, split
+):
     _visits(tmp_path / "visits.csv")
-    memoriser = {"n_layers": 2, "units_0": 256, "units_1": 256, "activation": "relu", "dropout": 0.0, "l2": 1e-6,
-                 "learning_rate": 0.01, "batch_size": 32, "optimizer": "adam"}
+    memoriser = {
+        "n_layers": 2,
+        "units_0": 256,
+        "units_1": 256,
+        "activation": "relu",
+        "dropout": 0.0,
+        "l2": 1e-6,
+        "learning_rate": 0.01,
+        "batch_size": 32,
+        "optimizer": "adam",
+    }
     by = {"data.drop": ["patient"]} if split == "rows" else {"data.group": "patient"}
-    cfg = tiny(name=split, **{
-        "data.source": str(tmp_path / "visits.csv"), "data.target": "outcome", **by,
-        "search.trials": 1, "search.seed_trial": False, "search.enqueue": [memoriser], "train.max_epochs": 30,
-        "export.baselines": [], "export.n_boot": 200})
+    cfg = tiny(
+        name=split,
+        **{
+            "data.source": str(tmp_path / "visits.csv"),
+            "data.target": "outcome",
+            **by,
+            "search.trials": 1,
+            "search.seed_trial": False,
+            "search.enqueue": [memoriser],
+            "train.max_epochs": 30,
+            "export.baselines": [],
+            "export.n_boot": 200,
+        },
+    )
     card = run_sweep(cfg).card
     assert card is not None and card.test.auroc_ci95 is not None
     lo, hi = card.test.auroc_ci95

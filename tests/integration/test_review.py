@@ -13,9 +13,9 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_overrides
 from sklearn.metrics import roc_auc_score
 
-from conftest import tiny_overrides
 from search.config.load import load_config
 from trainable.stats.baselines import fit_baselines
 
@@ -48,13 +48,15 @@ def test_leaderboard_carries_validation_intervals_and_ties(swept, cli):
     d_lo, d_hi = board["delta_ci95_lo"], board["delta_ci95_hi"]
     assert board.loc[0, "tied_with_best"] and pd.isna(d_lo[0])
     assert (d_lo[1:] < d_hi[1:]).all()
-    assert list(board["tied_with_best"][1:]) == list((d_lo <= 0) & (0 <= d_hi))[1:]
+    assert list(board["tied_with_best"][1:]) == list((d_lo <= 0) & (d_hi >= 0))[1:]
 
     result = cli("leaderboard", out, "--format", "json")
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)
     assert [r["trial_id"] for r in rows] == list(board["trial_id"])
-    assert {"val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best", "delta_ci95_lo", "delta_ci95_hi"} <= set(rows[0])
+    assert {"val_auroc_ci95_lo", "val_auroc_ci95_hi", "tied_with_best", "delta_ci95_lo", "delta_ci95_hi"} <= set(
+        rows[0]
+    )
     assert isinstance(rows[0]["tied_with_best"], bool)
 
 
@@ -64,7 +66,7 @@ def test_the_card_compares_with_baselines_and_shows_net_benefit_on_the_one_test_
     test = card["test"]
     assert test["scorings"] == 1
     assert set(card["baselines"]) == {"logistic_regression", "gradient_boosting"}
-    for name, block in card["baselines"].items():
+    for block in card["baselines"].values():
         assert block["validation"]["n"] == len(data.y_val) and block["test"]["n"] == len(data.y_test)
         assert block["test"]["auroc_ci95"][0] < block["test"]["auroc_ci95"][1]
         assert block["fit_rows"] == block["train_rows"] <= len(data.y_train)  # below export.baseline_max_rows
@@ -79,7 +81,9 @@ def test_the_card_compares_with_baselines_and_shows_net_benefit_on_the_one_test_
     assert "export.baseline_max_rows" not in (out / "best" / "model_card.md").read_text()
     versus = test["vs_baseline"]
     assert versus["baseline"] in card["baselines"] and versus["delta_auroc_ci95"][0] < versus["delta_auroc_ci95"][1]
-    assert versus["delta_auroc"] == pytest.approx(test["auroc"] - card["baselines"][versus["baseline"]]["test"]["auroc"])
+    assert versus["delta_auroc"] == pytest.approx(
+        test["auroc"] - card["baselines"][versus["baseline"]]["test"]["auroc"]
+    )
     curve = test["decision_curve"]
     assert curve["thresholds"][0] == 0.01 and curve["thresholds"][-1] == 0.99 and len(curve["thresholds"]) == 99
     assert len(curve["model"]) == len(curve["treat_all"]) == 99 and set(curve["treat_none"]) == {0.0}
@@ -88,7 +92,9 @@ def test_the_card_compares_with_baselines_and_shows_net_benefit_on_the_one_test_
     for text in ("Baselines on the same rows", "Decision curve", "operating threshold", "scored once"):
         assert text in page, text
     record = json.loads((out / "sweep.json").read_text())
-    assert record["test_scorings"][0]["command"] == "run" and record["test_scorings"][0]["test"]["auroc"] == test["auroc"]
+    assert (
+        record["test_scorings"][0]["command"] == "run" and record["test_scorings"][0]["test"]["auroc"] == test["auroc"]
+    )
 
 
 def test_model_card_has_clinical_metrics_at_a_validation_threshold(swept, cli):
@@ -99,8 +105,21 @@ def test_model_card_has_clinical_metrics_at_a_validation_threshold(swept, cli):
     out, data = swept
     card = json.loads((out / "best" / "model_card.json").read_text())
     test, thr = card["test"], card["threshold"]
-    for key in ("auroc", "auroc_ci95", "auprc", "auprc_ci95", "sensitivity", "specificity", "ppv", "npv", "brier",
-                "brier_ci95", "calibration_slope", "calibration_intercept", "calibration_intercept_ci95"):
+    for key in (
+        "auroc",
+        "auroc_ci95",
+        "auprc",
+        "auprc_ci95",
+        "sensitivity",
+        "specificity",
+        "ppv",
+        "npv",
+        "brier",
+        "brier_ci95",
+        "calibration_slope",
+        "calibration_intercept",
+        "calibration_intercept_ci95",
+    ):
         assert key in test, key
     for key, interval in test.items():
         if key.endswith("_ci95") and interval is not None:
@@ -114,7 +133,9 @@ def test_model_card_has_clinical_metrics_at_a_validation_threshold(swept, cli):
     pooled = validation_proba(load_model(board.loc[0, "checkpoint"] + "/model.keras"), data)
     assert thr["value"] == pytest.approx(choose_threshold(data.y_val, pooled, method="youden"))
     model = _best_model(out)
-    again = clinical_metrics(data.y_test, predict_proba(model, data.X_test), threshold=thr["value"], n_boot=2000, seed=0)
+    again = clinical_metrics(
+        data.y_test, predict_proba(model, data.X_test), threshold=thr["value"], n_boot=2000, seed=0
+    )
     for key in ("sensitivity", "specificity", "ppv", "npv", "brier", "auroc_ci95", "confusion"):
         assert again[key] == pytest.approx(test[key]), key
     text = (out / "best" / "model_card.md").read_text()
@@ -127,8 +148,15 @@ def test_report_is_one_offline_html_file_with_its_plots(swept, cli):
     assert page.count("plotly.js v") == 1  # the library, inlined once
     assert not re.search(r"<script[^>]+src=", page)  # nothing fetched (no CDN)
     assert page.count('class="plotly-graph-div"') >= 6  # ROC, calibration, learning curves, 3 optuna plots
-    for title in ("ROC, test split", "Calibration, test split", "Learning curves", "Optimisation history",
-                  "Parallel coordinates", "Hyperparameter importance", "tied with the best"):
+    for title in (
+        "ROC, test split",
+        "Calibration, test split",
+        "Learning curves",
+        "Optimisation history",
+        "Parallel coordinates",
+        "Hyperparameter importance",
+        "tied with the best",
+    ):
         assert title in page, title
     before = (out / "report.html").stat().st_mtime_ns
     result = cli("report", out)
@@ -149,12 +177,16 @@ def test_export_any_trial_and_refuse_bad_targets(swept, cli, tmp_path):
     card = json.loads((tmp_path / "second" / "model_card.json").read_text())
     assert card["test"]["scorings"] == 2 and "no longer unbiased" in (tmp_path / "second" / "model_card.md").read_text()
     scorings = json.loads((out / "sweep.json").read_text())["test_scorings"]
-    assert [(e["command"], e["model"]["trial_id"]) for e in scorings] == [("run", board.loc[0, "trial_id"]),
-                                                                           ("export", second)]
+    assert [(e["command"], e["model"]["trial_id"]) for e in scorings] == [
+        ("run", board.loc[0, "trial_id"]),
+        ("export", second),
+    ]
     # the best model exported again: its recorded test metrics, no new scoring
     again = cli("export", out, "--out", tmp_path / "best_again")
     assert again.exit_code == 0, again.stderr
-    best, copy = (json.loads((d / "model_card.json").read_text())["test"] for d in (out / "best", tmp_path / "best_again"))
+    best, copy = (
+        json.loads((d / "model_card.json").read_text())["test"] for d in (out / "best", tmp_path / "best_again")
+    )
     assert {k: v for k, v in copy.items() if k != "scorings"} == {k: v for k, v in best.items() if k != "scorings"}
     assert len(json.loads((out / "sweep.json").read_text())["test_scorings"]) == 2
     assert card["trial_id"] == second and card["threshold"]["method"] == "target_sensitivity"
@@ -193,8 +225,9 @@ def test_predict_reproduces_the_models_own_test_predictions(swept, cli, tmp_path
     assert np.allclose(pred["proba_benign"] + pred["proba_malignant"], 1.0)
     called = pred["predicted"] == "malignant"
     assert (called == (pred["proba_malignant"] >= card["threshold"]["value"])).all()
-    again = clinical_metrics(data.y_test, pred["proba_malignant"].to_numpy(), threshold=card["threshold"]["value"],
-                             n_boot=100, seed=0)
+    again = clinical_metrics(
+        data.y_test, pred["proba_malignant"].to_numpy(), threshold=card["threshold"]["value"], n_boot=100, seed=0
+    )
     assert again["confusion"] == card["test"]["confusion"]
 
     np.save(tmp_path / "rows.npy", np.column_stack([data.X_test, data.y_test]))  # article format: label last
@@ -238,6 +271,8 @@ def test_pick_retrains_the_top_configurations_and_exports_the_winner(swept, cli,
     assert table["mean_val_loss"].is_monotonic_increasing
     card = json.loads((copy / "best" / "model_card.json").read_text())
     assert card["trial_id"] == table.loc[0, "trial_id"] and card["training_seed"] == table.loc[0, "best_seed"]
-    assert card["pick"]["seeds"] == [1, 2] and card["pick"]["mean"] == pytest.approx(table.loc[0, "mean_val_loss"], abs=1e-5)
+    assert card["pick"]["seeds"] == [1, 2] and card["pick"]["mean"] == pytest.approx(
+        table.loc[0, "mean_val_loss"], abs=1e-5
+    )
     assert len(list((copy / "pick").glob("pick_*_s*"))) == 4
     assert "Robust pick" in (copy / "report.html").read_text()

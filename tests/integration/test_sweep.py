@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import load
+
 from search.config.load import load_config
 from search.review.leaderboard import COLUMNS
 from search.sweep.driver import run_sweep
@@ -67,8 +67,9 @@ def test_tiny_sweep_ranks_trials_and_exports_an_honest_best_model(ray_session, t
 
 
 def test_sweep_on_an_article_format_npy_file(ray_session, tiny, article_npy):
-    cfg = tiny(name="npy", **{"data.source": str(article_npy), "search.trials": 2,
-                              "search.cv.folds": 0})  # one validation split
+    cfg = tiny(
+        name="npy", **{"data.source": str(article_npy), "search.trials": 2, "search.cv.folds": 0}
+    )  # one validation split
     outcome = run_sweep(cfg)
     board, card = outcome.leaderboard, outcome.card
     assert len(board) == 2 and board["val_auroc"].notna().all() and card is not None
@@ -88,8 +89,17 @@ def test_a_finished_sweep_is_archived_not_overwritten(ray_session, tiny, tmp_pat
 
 
 def test_run_with_pick_scores_the_test_split_once_for_the_picks_winner(ray_session, tiny):
-    cfg = tiny(name="picked", **{"search.trials": 2, "train.max_epochs": 1, "pick.enabled": True, "pick.top_k": 2,
-                                 "pick.repeats": 1, "export.baselines": ["logistic_regression"]})
+    cfg = tiny(
+        name="picked",
+        **{
+            "search.trials": 2,
+            "train.max_epochs": 1,
+            "pick.enabled": True,
+            "pick.top_k": 2,
+            "pick.repeats": 1,
+            "export.baselines": ["logistic_regression"],
+        },
+    )
     outcome = run_sweep(cfg)
     out = outcome.out_dir
     record = json.loads((out / "sweep.json").read_text())

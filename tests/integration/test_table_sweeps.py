@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import clinical_frame, load
+
 from search.sweep.driver import run_sweep
 from trainable.data.dataset import inputs_from_frame
 from trainable.trial.model import load_model
@@ -19,9 +19,19 @@ def test_sweep_on_a_clinical_table_and_predict_raw_rows(ray_session, tiny, tmp_p
     frame = clinical_frame()
     path = tmp_path / f"clinical.{fmt}"
     frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path)
-    cfg = tiny(name=f"clin_{fmt}", **{
-        "data.source": str(path), "data.target": "outcome", "data.drop": ["patient_id"], "data.missing": "impute",
-        "data.positive": "died", "search.trials": 2, "train.class_weight": "balanced", "search.cv.folds": folds})
+    cfg = tiny(
+        name=f"clin_{fmt}",
+        **{
+            "data.source": str(path),
+            "data.target": "outcome",
+            "data.drop": ["patient_id"],
+            "data.missing": "impute",
+            "data.positive": "died",
+            "search.trials": 2,
+            "train.class_weight": "balanced",
+            "search.cv.folds": folds,
+        },
+    )
     card = run_sweep(cfg).card
     assert card is not None and card.validation.folds == (5 if folds == "auto" else 0)
     assert card.data.class_names == ["survived", "died"]

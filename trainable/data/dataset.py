@@ -37,6 +37,7 @@ model card read it, never a model.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -104,7 +105,7 @@ class Dataset:
 
     def without_test(self) -> Dataset:
         """This dataset for the trials: the test rows left out (they are scored once, on the driver)."""
-        return replace(self, X_test=None, y_test=None, subgroups={})
+        return replace(self, X_test=None, y_test=self.y_test[:0], subgroups={})
 
     @property
     def n_folds(self) -> int:
@@ -202,7 +203,7 @@ def _encode_labels(where: str, y: np.ndarray, positive: str | int | None) -> tup
     return codes, [str(c) for c in classes]
 
 
-def _check_values(where: str, frame: pd.DataFrame, kinds: dict[str, str], impute: bool) -> None:
+def _check_values(where: str, frame: pd.DataFrame, kinds: Mapping[str, str], impute: bool) -> None:
     for col, kind in kinds.items():
         if kind == "numeric":
             n_inf = int(np.isinf(frame[col].to_numpy(dtype=np.float64)).sum())
@@ -233,27 +234,38 @@ def load_dataset(spec: DataSpec) -> Dataset:
     kinds = infer_kinds(frame, where)
     impute = spec.missing == "impute"
     _check_values(where, frame, kinds, impute)
-    fractions = {"val_fraction": spec.val_fraction, "test_fraction": spec.test_fraction, "seed": spec.seed,
-                 "where": where, "groups": group_ids}
-    rest, test = hold_out_test(y, **fractions)
+    fractions, seed = (spec.val_fraction, spec.test_fraction), spec.seed
+    rest, test = hold_out_test(
+        y, val_fraction=fractions[0], test_fraction=fractions[1], seed=seed, where=where, groups=group_ids
+    )
     dev = np.sort(rest)
     k = resolve_folds(spec.folds, y[dev], None if group_ids is None else group_ids[dev])
     fields: dict[str, Any] = dict(classes=classes, source=spec.source, sha256=digest, group=group)
     subgroups = list(spec.subgroups)
     if k == 0:
-        train, val = split_validation(y, rest, **fractions)  # `rest` in its split order: the same rows as ever
-        fields.update(subgroups=subgroup_labels(raw, subgroups, train, test, where),
-                      groups=_count_groups(group_ids, train=train, val=val, test=test))
+        # `rest` in its split order: the same rows as ever
+        train, val = split_validation(
+            y, rest, val_fraction=fractions[0], test_fraction=fractions[1], seed=seed, where=where, groups=group_ids
+        )
+        fields.update(
+            subgroups=subgroup_labels(raw, subgroups, train, test, where),
+            groups=_count_groups(group_ids, train=train, val=val, test=test),
+        )
         return _dataset(frame, y, (train, val, test), fit_schema(frame.iloc[train], kinds, impute), where, **fields)
     fold = assign_folds(y[dev], k, spec.seed, where, None if group_ids is None else group_ids[dev])
     fold_schemas = tuple(fit_schema(frame.iloc[dev[fold != j]], kinds, impute) for j in range(k))
-    fields.update(subgroups=subgroup_labels(raw, subgroups, dev, test, where),
-                  groups=_count_groups(group_ids, dev=dev, test=test), folds=fold, fold_schemas=fold_schemas)
+    fields.update(
+        subgroups=subgroup_labels(raw, subgroups, dev, test, where),
+        groups=_count_groups(group_ids, dev=dev, test=test),
+        folds=fold,
+        fold_schemas=fold_schemas,
+    )
     return _dataset(frame, y, (dev, dev, test), fit_schema(frame.iloc[dev], kinds, impute), where, **fields)
 
 
-def _group_ids(where: str, frame: pd.DataFrame, group: str | None,
-               features: tuple[str, ...] | None) -> np.ndarray | None:
+def _group_ids(
+    where: str, frame: pd.DataFrame, group: str | None, features: tuple[str, ...] | None
+) -> np.ndarray | None:
     """data.group's value per row (None without one): a column that must exist, be complete, and not be a feature."""
     if group is None:
         return None
@@ -261,7 +273,9 @@ def _group_ids(where: str, frame: pd.DataFrame, group: str | None,
     if group not in columns:
         raise HpsearchError(f"{where}: data.group names unknown column `{group}`; columns are: {', '.join(columns)}")
     if features and group in features:
-        raise HpsearchError(f"{where}: data.group `{group}` is also in data.features; a group column is never a feature")
+        raise HpsearchError(
+            f"{where}: data.group `{group}` is also in data.features; a group column is never a feature"
+        )
     ids = frame[group]
     if ids.isna().any():
         raise HpsearchError(f"{where}: data.group column `{group}` has {int(ids.isna().sum())} missing value(s)")
@@ -274,8 +288,9 @@ def _count_groups(group_ids: np.ndarray | None, **splits: np.ndarray) -> dict[st
     return {name: int(len(np.unique(group_ids[rows]))) for name, rows in splits.items()}
 
 
-def _dataset(frame: pd.DataFrame, y: np.ndarray, rows: tuple, schema: list[ColumnSchema], where: str,
-             **fields: Any) -> Dataset:
+def _dataset(
+    frame: pd.DataFrame, y: np.ndarray, rows: tuple, schema: list[ColumnSchema], where: str, **fields: Any
+) -> Dataset:
     """A `Dataset` of the (train, val, test) `rows`; the same rows twice are encoded once."""
     train, val, test = rows
     X_train = encode(frame.iloc[train], schema, where)

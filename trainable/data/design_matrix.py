@@ -24,8 +24,9 @@ __all__ = ["design_matrix"]
 def _numeric(values: np.ndarray, column: ColumnSchema) -> list[np.ndarray]:
     values = values.astype(np.float64).reshape(-1)
     missing = np.isnan(values)
+    mean, var = float(column.mean or 0.0), float(column.var or 0.0)  # a numeric column has both
     filled = np.where(missing, column.fill or 0.0, values)
-    parts = [(filled - column.mean) / max(np.sqrt(column.var), 1e-7)]
+    parts = [(filled - mean) / max(np.sqrt(var), 1e-7)]
     if column.indicator:
         parts.append(missing.astype(np.float64))
     return parts

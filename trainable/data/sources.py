@@ -83,7 +83,9 @@ def _from_matrix(path: Path, arr: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]
             f"{path}: expected a 2-D array (rows x features + label column), got {arr.ndim}-D shape {arr.shape}"
         )
     if arr.shape[1] < 2:
-        raise HpsearchError(f"{path}: needs at least one feature column and the label column, got {arr.shape[1]} column(s)")
+        raise HpsearchError(
+            f"{path}: needs at least one feature column and the label column, got {arr.shape[1]} column(s)"
+        )
     if not np.issubdtype(arr.dtype, np.number) and arr.dtype != np.bool_:
         raise HpsearchError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
     X = arr[:, :-1].astype(np.float64)
@@ -108,7 +110,9 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if X.ndim != 2:
         raise HpsearchError(f"{path}: array `X` must be 2-D (rows x features), got shape {X.shape}")
     if y.ndim != 1 or len(y) != len(X):
-        raise HpsearchError(f"{path}: array `y` must be 1-D with one label per row of X ({len(X)}), got shape {y.shape}")
+        raise HpsearchError(
+            f"{path}: array `y` must be 1-D with one label per row of X ({len(X)}), got shape {y.shape}"
+        )
     if not np.issubdtype(X.dtype, np.number):
         raise HpsearchError(f"{path}: array `X` must be numeric, got dtype {X.dtype}")
     return X.astype(np.float64), y
@@ -145,7 +149,9 @@ def _from_table(path: Path, frame: pd.DataFrame, target: str | None) -> tuple[pd
 
 def _check_file(path: Path, what: str) -> Path:
     if path.suffix.lower() not in _SUFFIXES:
-        raise HpsearchError(f"{path}: unsupported file type `{path.suffix or '(none)'}`; use one of {', '.join(_SUFFIXES)}")
+        raise HpsearchError(
+            f"{path}: unsupported file type `{path.suffix or '(none)'}`; use one of {', '.join(_SUFFIXES)}"
+        )
     if not path.is_file():
         raise HpsearchError(f"{path}: {what} not found")
     if path.stat().st_size == 0:

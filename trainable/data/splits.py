@@ -59,19 +59,28 @@ def _group_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int, where: st
     return fold
 
 
-def _check(where: str, y: np.ndarray, n_classes: int, parts: dict[str, np.ndarray], groups: np.ndarray | None):
+def _check(where: str, y: np.ndarray, n_classes: int, parts: dict[str, np.ndarray], groups: np.ndarray | None) -> None:
     for name, rows in parts.items():
         present = len(np.unique(y[rows]))
         if len(rows) == 0 or present < n_classes:
-            described = f"{len(rows)} rows" + (f" in {len(np.unique(groups[rows]))} groups" if groups is not None else "")
+            described = f"{len(rows)} rows" + (
+                f" in {len(np.unique(groups[rows]))} groups" if groups is not None else ""
+            )
             raise HpsearchError(
                 f"{where}: the {name} split has {described} and {present} of the {n_classes} classes; "
                 "there are too few groups (data.group) of each class for these fractions"
             )
 
 
-def hold_out_test(y: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int, where: str = "data",
-                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def hold_out_test(
+    y: np.ndarray,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    where: str = "data",
+    groups: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(development rows, test rows): the test split, held out before anything else."""
     from sklearn.model_selection import train_test_split
 
@@ -84,16 +93,26 @@ def hold_out_test(y: np.ndarray, *, val_fraction: float, test_fraction: float, s
     return rest, test
 
 
-def split_validation(y: np.ndarray, rest: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int,
-                     where: str = "data", groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def split_validation(
+    y: np.ndarray,
+    rest: np.ndarray,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    where: str = "data",
+    groups: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The development rows `rest` as (train, val), for a sweep without folds."""
     from sklearn.model_selection import train_test_split
 
     if groups is None:
-        return tuple(train_test_split(rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest],
-                                      random_state=seed))
-    val_fold = _group_folds(y[rest], groups[rest], max(2, round((1 - test_fraction) / val_fraction)), seed, where,
-                            "the validation split")
+        return tuple(
+            train_test_split(rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest], random_state=seed)
+        )
+    val_fold = _group_folds(
+        y[rest], groups[rest], max(2, round((1 - test_fraction) / val_fraction)), seed, where, "the validation split"
+    )
     train, val = rest[val_fold != 0], rest[val_fold == 0]
     _check(where, y, len(np.bincount(y)), {"training": train, "validation": val}, groups)
     return train, val
@@ -107,8 +126,9 @@ def resolve_folds(folds: int | str, y_dev: np.ndarray, groups: np.ndarray | None
     return AUTO_FOLDS if len(y_dev) < AUTO_MAX_ROWS and enough else 0
 
 
-def assign_folds(y_dev: np.ndarray, k: int, seed: int, where: str = "data",
-                 groups: np.ndarray | None = None) -> np.ndarray:
+def assign_folds(
+    y_dev: np.ndarray, k: int, seed: int, where: str = "data", groups: np.ndarray | None = None
+) -> np.ndarray:
     """Each development row's fold (0..k-1): stratified, shuffled with `seed`; whole groups with `groups`."""
     from sklearn.model_selection import StratifiedKFold
 

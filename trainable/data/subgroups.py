@@ -24,7 +24,7 @@ __all__ = ["subgroup_labels"]
 _FEW_VALUES = 10  # a numeric column with at most this many distinct values is grouped by value
 
 
-def _value(v) -> str:
+def _value(v: object) -> str:
     if pd.isna(v):
         return MISSING_TOKEN
     return f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)
@@ -41,8 +41,9 @@ def _quartile_labels(values: pd.Series, training: pd.Series) -> np.ndarray:
     return labels
 
 
-def subgroup_labels(frame: pd.DataFrame, columns: list[str], train_rows: np.ndarray, test_rows: np.ndarray,
-                    where: str) -> dict[str, np.ndarray]:
+def subgroup_labels(
+    frame: pd.DataFrame, columns: list[str], train_rows: np.ndarray, test_rows: np.ndarray, where: str
+) -> dict[str, np.ndarray]:
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     out: dict[str, np.ndarray] = {}
     for column in columns:

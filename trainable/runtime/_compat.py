@@ -26,8 +26,16 @@ import gc
 from importlib import metadata
 from typing import Any
 
-__all__ = ["CHECKED", "autotune_disabled", "disable_array_autotune", "dismantle", "function_graphs", "function_names",
-           "remove_function", "unchecked_versions"]
+__all__ = [
+    "CHECKED",
+    "autotune_disabled",
+    "disable_array_autotune",
+    "dismantle",
+    "function_graphs",
+    "function_names",
+    "remove_function",
+    "unchecked_versions",
+]
 
 CHECKED = {"keras": ("3.15",), "tensorflow": ("2.21",)}  # major.minor versions each internal was read against
 

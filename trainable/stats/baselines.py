@@ -26,6 +26,7 @@ same bits however many cores; faster at these sizes), gradient boosting on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class Baseline:
     train_rows: int  # training rows there were
 
 
-def _model(name: str, class_weight: str | None, seed: int):
+def _model(name: str, class_weight: str | None, seed: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
@@ -57,12 +58,12 @@ def _model(name: str, class_weight: str | None, seed: int):
     raise ValueError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
 
 
-def _proba(model, X: np.ndarray, n_classes: int) -> np.ndarray:
+def _proba(model: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
     proba = model.predict_proba(X)
     return proba[:, 1:2] if n_classes == 2 else proba
 
 
-def _rows(X, rows: np.ndarray):
+def _rows(X: Any, rows: np.ndarray) -> Any:
     return {k: v[rows] for k, v in X.items()} if isinstance(X, dict) else X[rows]
 
 
@@ -73,17 +74,26 @@ def _sample(rows: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
 
 
-def _fit_all(names: list[str], fit: tuple, scored: list[np.ndarray], K: int, class_weight, seed: int) -> dict:
+def _fit_all(
+    names: list[str],
+    fit: tuple[np.ndarray, np.ndarray],
+    scored: list[np.ndarray],
+    K: int,
+    class_weight: str | None,
+    seed: int,
+) -> dict[str, list[np.ndarray]]:
     """Each named model fitted on `fit` (X, y) and its probabilities for each matrix of `scored`."""
     X, y = fit
-    out = {}
+    out: dict[str, list[np.ndarray]] = {}
     for name in names:
         model = _model(name, class_weight, seed).fit(X, y)
         out[name] = [_proba(model, S, K) for S in scored]
     return out
 
 
-def _one_split(data, names: list[str], class_weight, seed: int, max_rows: int | None) -> dict[str, Baseline]:
+def _one_split(
+    data: Dataset, names: list[str], class_weight: str | None, seed: int, max_rows: int | None
+) -> dict[str, Baseline]:
     train = _sample(np.arange(len(data.y_train)), max_rows, seed)
     fit = (design_matrix(_rows(data.X_train, train), data.schema), data.y_train[train])
     scored = [design_matrix(data.X_val, data.schema), design_matrix(data.X_test, data.schema)]
@@ -91,12 +101,14 @@ def _one_split(data, names: list[str], class_weight, seed: int, max_rows: int | 
     return {name: Baseline(name, val, test, len(train), len(data.y_train)) for name, (val, test) in probas.items()}
 
 
-def _k_folds(data, names: list[str], class_weight, seed: int, max_rows: int | None) -> dict[str, Baseline]:
+def _k_folds(
+    data: Dataset, names: list[str], class_weight: str | None, seed: int, max_rows: int | None
+) -> dict[str, Baseline]:
     K = data.n_classes
     pooled = {name: np.zeros((len(data.y_val), 1 if K == 2 else K)) for name in names}
-    tests: dict[str, list] = {name: [] for name in names}
+    tests: dict[str, list[np.ndarray]] = {name: [] for name in names}
     fitted = available = 0
-    for j, schema in enumerate(data.fold_schemas):
+    for j, schema in enumerate(data.fold_schemas or ()):
         trains, held_out = np.flatnonzero(data.folds != j), np.flatnonzero(data.folds == j)
         rows = _sample(trains, max_rows, seed)
         fitted, available = max(fitted, len(rows)), max(available, len(trains))
@@ -108,8 +120,14 @@ def _k_folds(data, names: list[str], class_weight, seed: int, max_rows: int | No
     return {name: Baseline(name, pooled[name], np.mean(tests[name], axis=0), fitted, available) for name in names}
 
 
-def fit_baselines(data: Dataset, names: list[str], class_weight: str | None, seed: int, max_rows: int | None,
-                  openmp_threads: int | None = None) -> dict[str, Baseline]:
+def fit_baselines(
+    data: Dataset,
+    names: list[str],
+    class_weight: str | None,
+    seed: int,
+    max_rows: int | None,
+    openmp_threads: int | None = None,
+) -> dict[str, Baseline]:
     """Each named baseline's validation and test probabilities (see the module docstring)."""
     import warnings
 

@@ -48,7 +48,14 @@ import warnings
 import numpy as np
 
 __all__ = [
-    "as_class_proba", "auroc_ci", "auroc_influence", "calibration", "mean_ci", "paired_difference", "proportion_ci", "row_losses",
+    "as_class_proba",
+    "auroc_ci",
+    "auroc_influence",
+    "calibration",
+    "mean_ci",
+    "paired_difference",
+    "proportion_ci",
+    "row_losses",
 ]
 
 LEVEL = 0.95
@@ -89,7 +96,9 @@ def _placements(positive_scores: np.ndarray, negative_scores: np.ndarray) -> tup
     tied = np.searchsorted(neg_sorted, positive_scores, side="right") - below
     v10 = (below + 0.5 * tied) / len(negative_scores)
     above = len(pos_sorted) - np.searchsorted(pos_sorted, negative_scores, side="right")
-    tied0 = np.searchsorted(pos_sorted, negative_scores, side="right") - np.searchsorted(pos_sorted, negative_scores, side="left")
+    tied0 = np.searchsorted(pos_sorted, negative_scores, side="right") - np.searchsorted(
+        pos_sorted, negative_scores, side="left"
+    )
     v01 = (above + 0.5 * tied0) / len(positive_scores)
     return v10, v01
 
@@ -185,8 +194,15 @@ def _bca(values: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for method in ("BCa", "percentile"):
-            res = bootstrap((values,), np.mean, confidence_level=LEVEL, n_resamples=n_boot, method=method,
-                            vectorized=True, random_state=np.random.default_rng(seed))
+            res = bootstrap(
+                (values,),
+                np.mean,
+                confidence_level=LEVEL,
+                n_resamples=n_boot,
+                method=method,
+                vectorized=True,
+                random_state=np.random.default_rng(seed),
+            )
             lo, hi = res.confidence_interval
             if np.isfinite(lo) and np.isfinite(hi):
                 return float(lo), float(hi)
@@ -203,8 +219,9 @@ def mean_ci(values: np.ndarray, *, n_boot: int, seed: int) -> tuple[float, float
     return _bca(values, n_boot, seed)
 
 
-def paired_difference(metric: str, y_true: np.ndarray, proba_a: np.ndarray, proba_b: np.ndarray, *,
-                      n_boot: int, seed: int) -> tuple[float, float, float]:
+def paired_difference(
+    metric: str, y_true: np.ndarray, proba_a: np.ndarray, proba_b: np.ndarray, *, n_boot: int, seed: int
+) -> tuple[float, float, float]:
     """(a - b, lo, hi) in `metric` (`val_loss`, `val_accuracy` or `val_auroc`) on the same rows."""
     y = np.asarray(y_true).astype(int)
     if metric == "val_auroc":
@@ -216,8 +233,11 @@ def paired_difference(metric: str, y_true: np.ndarray, proba_a: np.ndarray, prob
             return float(delta), float(delta - q * sd), float(delta + q * sd)
         # DeLong's paired variance is 0 (e.g. both AUROCs are 1): MOVER from the two intervals
         (lo_a, hi_a), (lo_b, hi_b) = auroc_ci(y, proba_a), auroc_ci(y, proba_b)
-        return (float(delta), float(delta - np.hypot(auc_a - lo_a, hi_b - auc_b)),
-                float(delta + np.hypot(hi_a - auc_a, auc_b - lo_b)))
+        return (
+            float(delta),
+            float(delta - np.hypot(auc_a - lo_a, hi_b - auc_b)),
+            float(delta + np.hypot(hi_a - auc_a, auc_b - lo_b)),
+        )
     if metric == "val_loss":
         per_row = row_losses(y, proba_a) - row_losses(y, proba_b)
     elif metric == "val_accuracy":
@@ -244,7 +264,8 @@ def calibration(y: np.ndarray, p1: np.ndarray) -> dict[str, object]:
     from sklearn.linear_model import LogisticRegression
 
     out: dict[str, object] = dict.fromkeys(
-        ("calibration_slope", "calibration_slope_ci95", "calibration_intercept", "calibration_intercept_ci95"))
+        ("calibration_slope", "calibration_slope_ci95", "calibration_intercept", "calibration_intercept_ci95")
+    )
     y = np.asarray(y).astype(int)
     if len(np.unique(y)) < 2:
         return out

@@ -42,16 +42,24 @@ ties (never per epoch):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from trainable.names import METRIC_MODES, VAL_AUROC, VAL_LOSS
 from trainable.stats.intervals import as_class_proba
 
 __all__ = [
-    "better", "better_epoch", "choose_threshold",
-    "clinical_metrics", "net_benefit", "operating_point", "score", "summary_metrics", "tiebreak",
+    "better",
+    "better_epoch",
+    "choose_threshold",
+    "clinical_metrics",
+    "net_benefit",
+    "operating_point",
+    "score",
+    "summary_metrics",
+    "tiebreak",
 ]
-
 
 
 def better(metric: str, a: float, b: float) -> bool:
@@ -121,8 +129,9 @@ def choose_threshold(
     return float(thresholds[i])
 
 
-def operating_point(y_true: np.ndarray, proba: np.ndarray, *, method: str,
-                    target_sensitivity: float | None = None) -> dict[str, float]:
+def operating_point(
+    y_true: np.ndarray, proba: np.ndarray, *, method: str, target_sensitivity: float | None = None
+) -> dict[str, float | None]:
     """Sensitivity and specificity on these (validation) rows at the threshold chosen on them by `method`:
     what a constraint on the operating point (`search.constraints`) bounds. Binary outcomes only."""
     y = np.asarray(y_true).astype(int)
@@ -143,7 +152,7 @@ def _wilson(k: int, n: int) -> list[float] | None:
     return list(proportion_ci(k / n, n)) if n else None
 
 
-def _at_threshold(y: np.ndarray, positive_call: np.ndarray) -> dict[str, object]:
+def _at_threshold(y: np.ndarray, positive_call: np.ndarray) -> dict[str, Any]:
     tp = int(np.sum(positive_call & (y == 1)))
     fp = int(np.sum(positive_call & (y == 0)))
     tn = int(np.sum(~positive_call & (y == 0)))
@@ -221,8 +230,14 @@ def clinical_metrics(
     ranking = _ranking(y, full, n_boot, seed)
     if k == 2:
         t = 0.5 if threshold is None else float(threshold)
-        out.update(n_positive=int(y.sum()), prevalence=float(y.mean()), **ranking, threshold=t,
-                   **_at_threshold(y, full[:, 1] >= t), **calibration(y, full[:, 1]))
+        out.update(
+            n_positive=int(y.sum()),
+            prevalence=float(y.mean()),
+            **ranking,
+            threshold=t,
+            **_at_threshold(y, full[:, 1] >= t),
+            **calibration(y, full[:, 1]),
+        )
         return out
     label = full.argmax(axis=1)
     out.update(
@@ -232,8 +247,14 @@ def clinical_metrics(
         calibration_slope=None,
         calibration_intercept=None,
         per_class=[
-            {**{key: v for key, v in _at_threshold((y == c).astype(int), label == c).items()
-                if key != "accuracy_at_threshold"}, **calibration((y == c).astype(int), full[:, c])}
+            {
+                **{
+                    key: v
+                    for key, v in _at_threshold((y == c).astype(int), label == c).items()
+                    if key != "accuracy_at_threshold"
+                },
+                **calibration((y == c).astype(int), full[:, c]),
+            }
             for c in range(k)
         ],
     )

@@ -19,14 +19,22 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-__all__ = ["MODEL_FILE", "STATE_FILE", "VAL_PROBA_FILE", "TrialState", "read_state", "read_val_proba",
-           "write_checkpoint"]
+__all__ = [
+    "MODEL_FILE",
+    "STATE_FILE",
+    "VAL_PROBA_FILE",
+    "TrialState",
+    "read_state",
+    "read_val_proba",
+    "write_checkpoint",
+]
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "state.json"
@@ -46,7 +54,7 @@ class TrialState:
 
 
 @contextmanager
-def write_checkpoint(model, state: TrialState, val_proba: np.ndarray | None) -> Iterator[str]:
+def write_checkpoint(model: Any, state: TrialState, val_proba: np.ndarray | None) -> Iterator[str]:
     """Write `model`, `state` and (if given) `val_proba` to a temporary folder; yield its path."""
     with tempfile.TemporaryDirectory(prefix="hpsearch-ckpt-") as folder:
         model.save(os.path.join(folder, MODEL_FILE))

@@ -19,12 +19,23 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from trainable.data.encoding import to_model_input
-from trainable.names import BEST_EPOCH, DIVERGED, EPOCH, LATENCY_MS, TRAIN_SECONDS, VAL_ACCURACY, VAL_AUROC, VAL_LOSS, best
+from trainable.names import (
+    BEST_EPOCH,
+    DIVERGED,
+    EPOCH,
+    LATENCY_MS,
+    TRAIN_SECONDS,
+    VAL_ACCURACY,
+    VAL_AUROC,
+    VAL_LOSS,
+    best,
+)
 from trainable.runtime.environment import import_keras
 from trainable.runtime.tf import peak_rss_mb, rss_mb
 from trainable.stats.metrics import better_epoch, operating_point, score
@@ -32,7 +43,10 @@ from trainable.trial.checkpoint import TrialState, write_checkpoint
 from trainable.trial.settings import TrialSettings
 from trainable.trial.validation import Scheme
 
-keras = import_keras()
+if TYPE_CHECKING:
+    import keras
+else:
+    keras = import_keras()  # TensorFlow imported quietly, first
 
 __all__ = ["CheckpointPlan", "EpochReporter", "latency_ms"]
 
@@ -47,6 +61,7 @@ def latency_ms(model: Any, X: Any) -> float:
     """Median milliseconds of one call predicting `LATENCY_ROWS` rows (the validation rows repeated), after
     a warm-up call, on this trial's threads: the `latency_ms` objective. Weights do not change the time,
     so the model of any epoch times as its best epoch's would."""
+
     def rows(a: Any) -> np.ndarray:
         return np.resize(np.asarray(a), (LATENCY_ROWS, *np.shape(a)[1:]))
 
@@ -87,9 +102,17 @@ class CheckpointPlan:
         return due, self.pending if self.pending is not None else self.saved
 
 
-class EpochReporter(keras.callbacks.Callback):  # type: ignore[misc]  (Keras is untyped)
-    def __init__(self, settings: TrialSettings, scheme: Scheme, report: Report, state: TrialState,
-                 plan: CheckpointPlan, fixed: dict[str, Any], started: float) -> None:
+class EpochReporter(keras.callbacks.Callback):
+    def __init__(
+        self,
+        settings: TrialSettings,
+        scheme: Scheme,
+        report: Report,
+        state: TrialState,
+        plan: CheckpointPlan,
+        fixed: dict[str, Any],
+        started: float,
+    ) -> None:
         super().__init__()
         self.settings, self.scheme, self.data, self.report = settings, scheme, scheme.data, report
         self.state, self.plan = state, plan
@@ -122,25 +145,30 @@ class EpochReporter(keras.callbacks.Callback):  # type: ignore[misc]  (Keras is 
         else:
             self.report(self.last, None)
 
-    def _validate(self, loss: float) -> tuple[dict[str, float], np.ndarray | None]:
+    def _validate(self, loss: float) -> tuple[dict[str, Any], np.ndarray | None]:
         if not math.isfinite(loss):
             return {VAL_AUROC: float("nan"), VAL_ACCURACY: float("nan"), VAL_LOSS: float("nan")}, None
         proba = self.scheme.validation(self.model(self.X_val, training=False))
-        scores = score(self.data.y_val, proba)
+        scores: dict[str, Any] = {**score(self.data.y_val, proba)}
         if self.settings.operating_point is not None:
             method, target = self.settings.operating_point
             scores.update(operating_point(self.data.y_val, proba, method=method, target_sensitivity=target))
         return {f"val_{k}": v for k, v in scores.items()}, proba
 
-    def _metrics(self, epoch: int, loss: float, accuracy: float, val: dict[str, float],
-                 diverged: bool) -> dict[str, Any]:
+    def _metrics(self, epoch: int, loss: float, accuracy: float, val: dict[str, Any], diverged: bool) -> dict[str, Any]:
         top = self.state.best or _NO_BEST
         return {
-            EPOCH: epoch, "loss": loss, "accuracy": accuracy, **val,
+            EPOCH: epoch,
+            "loss": loss,
+            "accuracy": accuracy,
+            **val,
             BEST_EPOCH: top[EPOCH],
             **{best(k): top.get(k, float("nan")) for k in val},
             TRAIN_SECONDS: time.perf_counter() - self.started,
-            DIVERGED: diverged, "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(), **self.fixed,
+            DIVERGED: diverged,
+            "rss_mb": rss_mb(),
+            "peak_rss_mb": peak_rss_mb(),
+            **self.fixed,
         }
 
     def _checkpoint(self, keep: list[Any] | None) -> None:

@@ -43,8 +43,11 @@ def _numeric(inputs: Any, schemas: list[list[ColumnSchema]]) -> Any:
     mean = np.array([[c.mean for c in cols] for cols in numeric], dtype=np.float32)
     var = np.array([[c.var for c in cols] for cols in numeric], dtype=np.float32)
     if any(c.fill is not None for c in numeric[0]):
-        impute = FoldImpute([[c.fill or 0.0 for c in cols] for cols in numeric],
-                            [[bool(c.indicator) for c in cols] for cols in numeric], name="impute")
+        impute = FoldImpute(
+            [[c.fill or 0.0 for c in cols] for cols in numeric],
+            [[bool(c.indicator) for c in cols] for cols in numeric],
+            name="impute",
+        )
         x = impute(x)
         n_flags = len(impute.flagged)  # indicators pass unscaled, as in a single model
         mean = np.concatenate([mean, np.zeros((k, n_flags), np.float32)], axis=1)
@@ -66,15 +69,17 @@ def _categorical(inputs: Any, schemas: list[list[ColumnSchema]]) -> list[Any]:
             continue
         vocabularies = [set(schema[i].vocabulary or ()) for schema in schemas]
         union = sorted(set().union(*vocabularies))
-        lookup = keras.layers.StringLookup(vocabulary=union, output_mode="one_hot", num_oov_indices=1,
-                                           name=f"onehot_{column.input}")
+        lookup = keras.layers.StringLookup(
+            vocabulary=union, output_mode="one_hot", num_oov_indices=1, name=f"onehot_{column.input}"
+        )
         known = [[True, *(value in vocabulary for value in union)] for vocabulary in vocabularies]
         parts.append(FoldVocabulary(known, name=f"folds_{column.input}")(lookup(inputs[column.input])))
     return parts
 
 
-def build_fold_model(hp: dict[str, Any], fold_schemas: list[list[ColumnSchema]], n_classes: int,
-                     steps_per_execution: int) -> Any:
+def build_fold_model(
+    hp: dict[str, Any], fold_schemas: list[list[ColumnSchema]], n_classes: int, steps_per_execution: int
+) -> Any:
     import keras
 
     from trainable.trial.layers import FoldLoss

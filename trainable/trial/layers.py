@@ -25,11 +25,16 @@ Import this module (or use `trainable.trial.model.load_model`) before
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from trainable.runtime.environment import import_keras
 
-keras = import_keras()
+if TYPE_CHECKING:
+    import keras
+else:
+    keras = import_keras()  # TensorFlow imported quietly, first
 ops = keras.ops
 
 __all__ = ["FoldImpute", "FoldLoss", "FoldVocabulary", "Impute"]
@@ -37,12 +42,12 @@ __all__ = ["FoldImpute", "FoldLoss", "FoldVocabulary", "Impute"]
 
 @keras.saving.register_keras_serializable(package="hpsearch")
 class Impute(keras.layers.Layer):
-    def __init__(self, fill: list[float], indicator: list[bool], **kwargs) -> None:
+    def __init__(self, fill: list[float], indicator: list[bool], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fill = [float(v) for v in fill]
         self.indicator = [bool(v) for v in indicator]
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         missing = ops.isnan(x)
         filled = ops.where(missing, ops.convert_to_tensor([self.fill], dtype=x.dtype), x)
         cols = [i for i, flag in enumerate(self.indicator) if flag]
@@ -51,22 +56,22 @@ class Impute(keras.layers.Layer):
         flags = ops.cast(ops.take(missing, cols, axis=1), x.dtype)
         return ops.concatenate([filled, flags], axis=1)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (input_shape[0], len(self.fill) + sum(self.indicator))
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "fill": self.fill, "indicator": self.indicator}
 
 
 @keras.saving.register_keras_serializable(package="hpsearch")
 class FoldImpute(keras.layers.Layer):
-    def __init__(self, fill: list[list[float]], indicator: list[list[bool]], **kwargs) -> None:
+    def __init__(self, fill: list[list[float]], indicator: list[list[bool]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fill = [[float(v) for v in row] for row in fill]  # (k, d)
         self.indicator = [[bool(v) for v in row] for row in indicator]  # (k, d)
         self.flagged = [c for c in range(len(self.fill[0])) if any(row[c] for row in self.indicator)]
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         missing = ops.isnan(x)[:, None, :]  # (n, 1, d)
         filled = ops.where(missing, ops.convert_to_tensor(self.fill, dtype=x.dtype)[None], x[:, None, :])
         if not self.flagged:
@@ -75,20 +80,20 @@ class FoldImpute(keras.layers.Layer):
         flags = ops.cast(ops.take(missing, self.flagged, axis=2), x.dtype) * ops.convert_to_tensor(keep, x.dtype)
         return ops.concatenate([filled, flags], axis=2)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (input_shape[0], len(self.fill), len(self.fill[0]) + len(self.flagged))
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "fill": self.fill, "indicator": self.indicator}
 
 
 @keras.saving.register_keras_serializable(package="hpsearch")
 class FoldVocabulary(keras.layers.Layer):
-    def __init__(self, known: list[list[bool]], **kwargs) -> None:
+    def __init__(self, known: list[list[bool]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.known = [[bool(v) for v in row] for row in known]  # (k, V + 1); slot 0, unknown, always True
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         x = ops.cast(x, self.compute_dtype)  # a lookup's one-hot output may be integer
         known = ops.convert_to_tensor(np.array(self.known, dtype="float32"), x.dtype)
         kept = x[:, None, :] * known[None]  # (n, k, V + 1)
@@ -96,20 +101,20 @@ class FoldVocabulary(keras.layers.Layer):
         slot0 = ops.convert_to_tensor(np.eye(len(self.known[0]), dtype="float32")[:1], x.dtype)[None]
         return kept + unknown * slot0
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (input_shape[0], len(self.known), len(self.known[0]))
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "known": self.known}
 
 
 @keras.saving.register_keras_serializable(package="hpsearch")
 class FoldLoss(keras.losses.Loss):
-    def __init__(self, n_classes: int, name: str = "fold_loss", **kwargs) -> None:
+    def __init__(self, n_classes: int, name: str = "fold_loss", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         self.n_classes = int(n_classes)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: Any, y_pred: Any) -> Any:
         label, weight = y_true[:, 0], y_true[:, 1:]  # (n,), (n, k)
         if self.n_classes == 2:
             target = ops.broadcast_to(label[:, None], ops.shape(weight))
@@ -120,5 +125,5 @@ class FoldLoss(keras.losses.Loss):
         rows = ops.maximum(ops.sum(ops.cast(weight > 0, loss.dtype), axis=0), 1.0)  # training rows per fold-model
         return ops.sum(ops.sum(weight * loss, axis=0) / rows)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n_classes": self.n_classes}

@@ -29,8 +29,15 @@ from trainable.data.encoding import to_model_input
 from trainable.data.schema import ColumnSchema, input_form
 from trainable.trial.architecture import Architecture, dense, hidden_layers
 
-__all__ = ["PREDICT_ROWS", "build_model", "load_model", "model_inputs", "numeric_block", "predict_output",
-           "predict_proba"]
+__all__ = [
+    "PREDICT_ROWS",
+    "build_model",
+    "load_model",
+    "model_inputs",
+    "numeric_block",
+    "predict_output",
+    "predict_proba",
+]
 
 PREDICT_ROWS = 32768  # rows per call when predicting
 
@@ -67,8 +74,7 @@ def model_inputs(schema: list[ColumnSchema]) -> Any:
 
     if input_form(schema) == "matrix":
         return keras.Input(shape=(len(schema),), name="features")
-    return {c.input: keras.Input(shape=(1,), name=c.input, dtype="float32" if c.numeric else "string")
-            for c in schema}
+    return {c.input: keras.Input(shape=(1,), name=c.input, dtype="float32" if c.numeric else "string") for c in schema}
 
 
 def numeric_block(inputs: Any, schema: list[ColumnSchema]) -> Any:

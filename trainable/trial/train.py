@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainable.data.dataset import Dataset
 from trainable.data.encoding import to_model_input
-from trainable.names import NODE, N_PARAMS
+from trainable.names import N_PARAMS, NODE
 from trainable.runtime.environment import import_keras
 from trainable.runtime.tf import configure_tensorflow, reset_between_trials
 from trainable.trial.checkpoint import MODEL_FILE, TrialState, read_state
@@ -106,10 +106,17 @@ def fit_and_report(
     scheme = scheme_for(data)
     model = _model(hp, scheme, restore_dir, settings.max_epochs)
     started_at = time.time()
-    fixed = {N_PARAMS: int(model.count_params()), NODE: _node_id(), "started_at": started_at,
-             "entered_at": entered_at or started_at, "pid": os.getpid()}
+    fixed = {
+        N_PARAMS: int(model.count_params()),
+        NODE: _node_id(),
+        "started_at": started_at,
+        "entered_at": entered_at or started_at,
+        "pid": os.getpid(),
+    }
     saved = model.get_weights() if restore_dir is not None else None  # what the latest checkpoint holds
-    reporter = EpochReporter(settings, scheme, report, state, CheckpointPlan(_milestones(settings), saved), fixed, started)
+    reporter = EpochReporter(
+        settings, scheme, report, state, CheckpointPlan(_milestones(settings), saved), fixed, started
+    )
     y, fit_options = scheme.targets(settings.class_weight == "balanced")
     model.fit(
         to_model_input(data.X_train),

@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import yaml
-
 from conftest import HPSEARCH, ROOT, clinical_frame
 
 
@@ -61,28 +60,63 @@ def _bad_files(tmp):
 
     return {
         "missing_file": (lambda p: None, "absent.csv", "absent.csv: data file not found", "outcome"),
-        "corrupt_parquet": (lambda p: p.write_bytes(b"PAR1 this is not parquet"), "bad.parquet",
-                            "bad.parquet: cannot read the file", "outcome"),
-        "pickled_npy": (lambda p: np.save(p, np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True), "obj.npy",
-                        "obj.npy: holds pickled Python objects", None),
+        "corrupt_parquet": (
+            lambda p: p.write_bytes(b"PAR1 this is not parquet"),
+            "bad.parquet",
+            "bad.parquet: cannot read the file",
+            "outcome",
+        ),
+        "pickled_npy": (
+            lambda p: np.save(p, np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True),
+            "obj.npy",
+            "obj.npy: holds pickled Python objects",
+            None,
+        ),
         "empty_file": (lambda p: p.write_text(""), "empty.csv", "empty.csv: the file is empty", "outcome"),
-        "header_only": (lambda p: p.write_text("age,sex,outcome\n"), "header.csv",
-                        "header.csv: has a header but no data rows", "outcome"),
-        "too_few_rows": (lambda p: ok.head(6).to_csv(p, index=False), "few.csv", "too few rows for a stratified",
-                         "outcome"),
-        "single_class": (lambda p: ok.assign(outcome="died").to_csv(p, index=False), "one.csv", "single class",
-                         "outcome"),
-        "missing_target": (lambda p: ok.to_csv(p, index=False), "t.csv",
-                           "target column `label` not found; columns are: age, crp, sex, stage, smoker, outcome",
-                           "label"),
-        "text_in_numeric": (lambda p: with_text(ok).to_csv(p, index=False), "text.csv",
-                            "column `crp` holds numbers but also text, e.g. '<0.5'", "outcome"),
-        "infinite": (lambda p: ok.assign(age=lambda f: f["age"].where(f.index != f.index[0], np.inf)).to_csv(
-            p, index=False), "inf.csv", "column `age` has 1 infinite value", "outcome"),
+        "header_only": (
+            lambda p: p.write_text("age,sex,outcome\n"),
+            "header.csv",
+            "header.csv: has a header but no data rows",
+            "outcome",
+        ),
+        "too_few_rows": (
+            lambda p: ok.head(6).to_csv(p, index=False),
+            "few.csv",
+            "too few rows for a stratified",
+            "outcome",
+        ),
+        "single_class": (
+            lambda p: ok.assign(outcome="died").to_csv(p, index=False),
+            "one.csv",
+            "single class",
+            "outcome",
+        ),
+        "missing_target": (
+            lambda p: ok.to_csv(p, index=False),
+            "t.csv",
+            "target column `label` not found; columns are: age, crp, sex, stage, smoker, outcome",
+            "label",
+        ),
+        "text_in_numeric": (
+            lambda p: with_text(ok).to_csv(p, index=False),
+            "text.csv",
+            "column `crp` holds numbers but also text, e.g. '<0.5'",
+            "outcome",
+        ),
+        "infinite": (
+            lambda p: ok.assign(age=lambda f: f["age"].where(f.index != f.index[0], np.inf)).to_csv(p, index=False),
+            "inf.csv",
+            "column `age` has 1 infinite value",
+            "outcome",
+        ),
         "one_d_array": (lambda p: np.save(p, np.arange(20.0)), "flat.npy", "flat.npy: expected a 2-D array", None),
         "unsupported": (lambda p: p.write_text("x"), "data.xlsx", "unsupported file type `.xlsx`", "outcome"),
-        "continuous_target": (lambda p: ok.assign(outcome=np.linspace(0, 1, len(ok))).to_csv(p, index=False),
-                              "cont.csv", "looks continuous", "outcome"),
+        "continuous_target": (
+            lambda p: ok.assign(outcome=np.linspace(0, 1, len(ok))).to_csv(p, index=False),
+            "cont.csv",
+            "looks continuous",
+            "outcome",
+        ),
     }
 
 
@@ -92,19 +126,24 @@ def test_a_bad_data_file_fails_cleanly(cli, tmp_path, name):
     path = tmp_path / filename
     write(path)
     results = tmp_path / "results"
-    _refused(cli("run", "--data", path, *(["--target", target] if target else []), "--results-dir", results),
-             expected)
+    _refused(cli("run", "--data", path, *(["--target", target] if target else []), "--results-dir", results), expected)
     assert not results.exists()
 
 
 TWO = [{"metric": "val_loss", "mode": "min"}, {"metric": "n_params", "mode": "min"}]
 
 
-@pytest.mark.parametrize("objectives, message", [
-    ([{"metric": "val_loss", "mode": "max"}, TWO[1]], "`search.objectives.0`: val_loss is optimised with mode min, got max"),
-    ([TWO[0], TWO[0]], "`search`: objectives must name distinct metrics, got val_loss, val_loss"),
-    ([{"metric": "size", "mode": "min"}, TWO[1]], "`search.objectives.0.metric`: Input should be"),
-])
+@pytest.mark.parametrize(
+    "objectives, message",
+    [
+        (
+            [{"metric": "val_loss", "mode": "max"}, TWO[1]],
+            "`search.objectives.0`: val_loss is optimised with mode min, got max",
+        ),
+        ([TWO[0], TWO[0]], "`search`: objectives must name distinct metrics, got val_loss, val_loss"),
+        ([{"metric": "size", "mode": "min"}, TWO[1]], "`search.objectives.0.metric`: Input should be"),
+    ],
+)
 def test_bad_objectives_are_refused_in_one_line(cli, tmp_path, objectives, message):
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump({"search": {"objectives": objectives}}))
@@ -131,6 +170,8 @@ def test_review_commands_refuse_bad_paths_in_one_line(cli, tmp_path, args, expec
 def test_the_mlflow_flag_without_mlflow_installed_is_refused_in_one_line(cli, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` fails, as in an install without the extra
     results = tmp_path / "results"
-    _refused(cli("run", "--trials", "1", "--results-dir", results, "--mlflow", f"sqlite:///{tmp_path / 'm.db'}"),
-             "uv sync --extra mlflow")
+    _refused(
+        cli("run", "--trials", "1", "--results-dir", results, "--mlflow", f"sqlite:///{tmp_path / 'm.db'}"),
+        "uv sync --extra mlflow",
+    )
     assert not results.exists()  # nothing written

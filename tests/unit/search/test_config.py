@@ -1,8 +1,8 @@
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from search.config.load import DEFAULT_CONFIG, load_config
 from trainable.errors import HpsearchError
 
@@ -46,7 +46,10 @@ def test_seed_mlp_config_is_the_article_baseline():
         ("search:\n  trails: 3\n", "unknown key `search.trails`"),
         ("search:\n  trials: many\n", "`search.trials`"),
         ("search:\n  trials: 0\n", "`search.trials`"),
-        ("data:\n  val_fraction: 0.6\n  test_fraction: 0.5\n", "val_fraction + test_fraction must be < 1, got 0.6 + 0.5"),
+        (
+            "data:\n  val_fraction: 0.6\n  test_fraction: 0.5\n",
+            "val_fraction + test_fraction must be < 1, got 0.6 + 0.5",
+        ),
         ("space:\n  units: {low: 64, high: 8}\n", "low must be <= high, got low=64, high=8"),
         ("space:\n  l2: {low: 0.0, high: 0.1, log: true}\n", "log range needs low > 0"),
         ("space:\n  optimizer: [adam, lbfgs]\n", "`space.optimizer.1`"),
@@ -111,8 +114,12 @@ def test_default_export_settings():
 def test_objectives_replace_the_metric():
     from search.config.ranking import Ranking
 
-    cfg = load_config(None, {"search.metric": "val_accuracy",
-                             "search.objectives": [{"metric": "n_params", "mode": "min"},
-                                                   {"metric": "val_auroc", "mode": "max"}]})
+    cfg = load_config(
+        None,
+        {
+            "search.metric": "val_accuracy",
+            "search.objectives": [{"metric": "n_params", "mode": "min"}, {"metric": "val_auroc", "mode": "max"}],
+        },
+    )
     assert cfg.search.metric == "val_auroc" and cfg.search.ranking.multi  # the best epoch: by val_auroc
     assert load_config(None, {}).search.ranking == Ranking("val_loss")

@@ -14,8 +14,18 @@ from trainable.errors import HpsearchError
 
 
 def _sweep_folder(tmp_path):
-    write_record(tmp_path, SweepRecord(experiment="x", out_dir=str(tmp_path), data_sha256=None, folds_sha256=None,
-                                       storage=None, started="2026-12-04T10:00:00", finished=None))
+    write_record(
+        tmp_path,
+        SweepRecord(
+            experiment="x",
+            out_dir=str(tmp_path),
+            data_sha256=None,
+            folds_sha256=None,
+            storage=None,
+            started="2026-12-04T10:00:00",
+            finished=None,
+        ),
+    )
     return tmp_path
 
 
@@ -40,8 +50,13 @@ def test_the_ledger_refuses_a_second_model_unless_told_and_reuses_the_first(tmp_
     ledger.record(second, "export", _test(0.8), {})
     entries = json.loads((tmp_path / "sweep.json").read_text())["test_scorings"]
     assert [e["command"] for e in entries] == ["run", "export"] and all(e["when"] for e in entries)
-    assert entries[0]["model"] == {"trial_id": "a1", "training_seed": 0, "epoch": 7, "threshold": "youden",
-                                   "weights": "w1"}
+    assert entries[0]["model"] == {
+        "trial_id": "a1",
+        "training_seed": 0,
+        "epoch": 7,
+        "threshold": "youden",
+        "weights": "w1",
+    }
     assert entries[1]["test"] == {"n": 10, "auroc": 0.8, "accuracy": 0.8, "loss": 0.4}
     assert ledger.count() == 2
 
@@ -67,5 +82,3 @@ def test_a_subgroup_too_small_or_of_one_class_gets_null_metrics():
     assert rows["a"]["auroc_ci95"][0] < rows["a"]["auroc_ci95"][1]
     assert rows["b"]["n"] == 3 and rows["b"]["auroc"] is None and rows["b"]["auroc_ci95"] is None
     assert rows["b"]["observed_rate"] == 1.0
-
-

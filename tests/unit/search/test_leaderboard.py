@@ -8,8 +8,15 @@ from search.review.leaderboard import COLUMNS, RANKED, Status, build_leaderboard
 
 def _board():
     rows = [
-        {"trial_id": f"t{i}", "status": "completed", "val_auroc": 0.9, "val_accuracy": 0.9, "val_loss": v,
-         "epochs": 2, "units": "8"}
+        {
+            "trial_id": f"t{i}",
+            "status": "completed",
+            "val_auroc": 0.9,
+            "val_accuracy": 0.9,
+            "val_loss": v,
+            "epochs": 2,
+            "units": "8",
+        }
         for i, v in enumerate([0.10, 0.12, 0.30])
     ]
     rows.append({"trial_id": "bad", "status": "error", "epochs": 0, "error": "boom"})
@@ -33,23 +40,41 @@ def test_ties_are_paired_differences_whose_interval_holds_zero():
 def test_leaderboard_survives_a_csv_round_trip_with_numeric_looking_ids(tmp_path):
     from search.review.leaderboard import read_leaderboard, write_leaderboard
 
-    board = mark_ties(_board().assign(trial_id=["00012345", "1e100000", "abc", "bad"]), {"00012345": (0.9, 1.0)},
-                      {}, "00012345")
+    board = mark_ties(
+        _board().assign(trial_id=["00012345", "1e100000", "abc", "bad"]), {"00012345": (0.9, 1.0)}, {}, "00012345"
+    )
     write_leaderboard(board, tmp_path / "leaderboard.csv")
     back = read_leaderboard(tmp_path)
     assert list(back["trial_id"]) == ["00012345", "1e100000", "abc", "bad"]
     assert back.loc[0, "tied_with_best"] == True  # noqa: E712  (read back from text)
 
 
-
-
 def test_a_trials_row_reads_its_best_epoch_and_its_status():
     from search.review.leaderboard import trial_row
 
-    hp = {"n_layers": 2, "units_0": 16, "units_1": 8, "activation": "relu", "dropout": 0.0, "l2": 1e-5,
-          "learning_rate": 1e-3, "batch_size": 32, "optimizer": "adam"}
-    metrics = {"epoch": 3, "best_epoch": 2, "best_val_loss": 0.3, "best_val_auroc": 0.9, "best_val_accuracy": 0.8,
-               "val_loss": 0.35, "train_seconds": 1.234, "n_params": 100, "latency_ms": 0.5, "node": "n1"}
+    hp = {
+        "n_layers": 2,
+        "units_0": 16,
+        "units_1": 8,
+        "activation": "relu",
+        "dropout": 0.0,
+        "l2": 1e-5,
+        "learning_rate": 1e-3,
+        "batch_size": 32,
+        "optimizer": "adam",
+    }
+    metrics = {
+        "epoch": 3,
+        "best_epoch": 2,
+        "best_val_loss": 0.3,
+        "best_val_auroc": 0.9,
+        "best_val_accuracy": 0.8,
+        "val_loss": 0.35,
+        "train_seconds": 1.234,
+        "n_params": 100,
+        "latency_ms": 0.5,
+        "node": "n1",
+    }
     row = trial_row("t1", hp, metrics, max_epochs=5)
     assert row["status"] == Status.STOPPED and row["status"] in RANKED and row["units"] == "16-8"
     assert (row["val_loss"], row["best_epoch"], row["train_seconds"]) == (0.3, 2, 1.23)  # the best epoch's

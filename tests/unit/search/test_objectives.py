@@ -28,13 +28,28 @@ def test_pareto_rank_1_is_the_front_optuna_finds():
 
 
 def _row(tid, loss, n_params, sens=0.95, status="completed"):
-    return {"trial_id": tid, "status": status, "val_loss": loss, "val_auroc": 0.9, "val_accuracy": 0.9,
-            "n_params": n_params, "val_sensitivity": sens, "val_specificity": 0.9, "checkpoint": f"/c/{tid}"}
+    return {
+        "trial_id": tid,
+        "status": status,
+        "val_loss": loss,
+        "val_auroc": 0.9,
+        "val_accuracy": 0.9,
+        "n_params": n_params,
+        "val_sensitivity": sens,
+        "val_specificity": 0.9,
+        "checkpoint": f"/c/{tid}",
+    }
 
 
 def test_the_leaderboard_ranks_by_front_then_first_objective_and_marks_infeasible_trials():
-    rows = [_row("a", 0.10, 1000), _row("b", 0.20, 100), _row("c", 0.15, 2000), _row("d", 0.30, 50),
-            _row("e", 0.05, 10, sens=0.5), _row("f", None, None, status="error")]
+    rows = [
+        _row("a", 0.10, 1000),
+        _row("b", 0.20, 100),
+        _row("c", 0.15, 2000),
+        _row("d", 0.30, 50),
+        _row("e", 0.05, 10, sens=0.5),
+        _row("f", None, None, status="error"),
+    ]
     ranking = Ranking("val_loss", (("val_loss", "min"), ("n_params", "min")), {"min_sensitivity": 0.9})
     board = build_leaderboard(rows, ranking)
     assert list(board["trial_id"]) == ["a", "b", "d", "c", "e", "f"]
@@ -46,6 +61,7 @@ def test_the_leaderboard_ranks_by_front_then_first_objective_and_marks_infeasibl
 
 def test_a_shortfall_is_positive_only_below_a_floor():
     assert shortfall({"val_sensitivity": 0.95}, {"min_sensitivity": 0.9}) == pytest.approx(-0.05)
-    assert shortfall({"val_sensitivity": 0.95, "val_specificity": 0.7},
-                     {"min_sensitivity": 0.9, "min_specificity": 0.8}) == pytest.approx(0.1)
+    assert shortfall(
+        {"val_sensitivity": 0.95, "val_specificity": 0.7}, {"min_sensitivity": 0.9, "min_specificity": 0.8}
+    ) == pytest.approx(0.1)
     assert shortfall({"val_sensitivity": float("nan")}, {"min_sensitivity": 0.9}) == 1.0

@@ -10,7 +10,8 @@ from search.sweep import _compat
 
 def test_the_installed_ray_is_the_version_the_internals_were_checked_against():
     assert _compat.unchecked_versions() == {}, (
-        f"re-check search/sweep/_compat.py against {_compat.unchecked_versions()}, then add the version")
+        f"re-check search/sweep/_compat.py against {_compat.unchecked_versions()}, then add the version"
+    )
 
 
 def test_the_uv_run_switch_is_where_ray_reads_it(monkeypatch):
@@ -36,6 +37,7 @@ def test_the_optuna_trial_of_a_tune_trial_is_found():
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+
     def space(trial):
         trial.suggest_float("x", 0, 1)
 

@@ -17,20 +17,74 @@ from search.records.sweep_record import SweepRecord, read_record, write_record
 from trainable.errors import HpsearchError
 
 CARD = {
-    "trial_id": "abc", "metric": "val_loss", "training_seed": 0, "created": "2026-12-04T10:00:00+00:00",
-    "hyperparameters": {"n_layers": 1, "units": [8], "activation": "relu", "dropout": 0.0, "l2": 1e-5,
-                        "learning_rate": 1e-3, "batch_size": 32, "optimizer": "adam"},
-    "validation": {"val_auroc": 0.9, "val_accuracy": 0.8, "val_loss": 0.4, "epoch": 3, "folds": 0, "n": 50,
-                   "auroc_ci95": [0.8, 0.95], "sensitivity": 0.8, "specificity": 0.7, "ppv": 0.6, "npv": None},
-    "threshold": {"value": 0.41, "method": "youden", "target_sensitivity": None, "chosen_on": "validation",
-                  "out_of_fold": False, "positive_class": "yes", "rule": "predict `yes` when P(yes) >= value"},
-    "test": {"auroc": 0.88, "accuracy": 0.8, "loss": 0.45, "n": 40, "n_positive": 12, "prevalence": 0.3,
-             "auroc_ci95": [0.7, 0.95], "threshold": 0.41, "sensitivity": 0.75, "calibration_slope": None,
-             "vs_baseline": None, "decision_curve": None, "subgroups": [], "scorings": 1},
-    "data": {"source": "x.csv", "sha256": "0" * 64, "n_train": 100, "n_val": 50, "n_test": 40, "n_dev": 150,
-             "folds": 0, "group": None, "groups": None, "n_features": 1, "feature_names": ["a"],
-             "class_names": ["no", "yes"], "layout": "matrix",
-             "schema": [{"name": "a", "input": "a", "kind": "numeric", "mean": 0.5, "var": 2.0}]},
+    "trial_id": "abc",
+    "metric": "val_loss",
+    "training_seed": 0,
+    "created": "2026-12-04T10:00:00+00:00",
+    "hyperparameters": {
+        "n_layers": 1,
+        "units": [8],
+        "activation": "relu",
+        "dropout": 0.0,
+        "l2": 1e-5,
+        "learning_rate": 1e-3,
+        "batch_size": 32,
+        "optimizer": "adam",
+    },
+    "validation": {
+        "val_auroc": 0.9,
+        "val_accuracy": 0.8,
+        "val_loss": 0.4,
+        "epoch": 3,
+        "folds": 0,
+        "n": 50,
+        "auroc_ci95": [0.8, 0.95],
+        "sensitivity": 0.8,
+        "specificity": 0.7,
+        "ppv": 0.6,
+        "npv": None,
+    },
+    "threshold": {
+        "value": 0.41,
+        "method": "youden",
+        "target_sensitivity": None,
+        "chosen_on": "validation",
+        "out_of_fold": False,
+        "positive_class": "yes",
+        "rule": "predict `yes` when P(yes) >= value",
+    },
+    "test": {
+        "auroc": 0.88,
+        "accuracy": 0.8,
+        "loss": 0.45,
+        "n": 40,
+        "n_positive": 12,
+        "prevalence": 0.3,
+        "auroc_ci95": [0.7, 0.95],
+        "threshold": 0.41,
+        "sensitivity": 0.75,
+        "calibration_slope": None,
+        "vs_baseline": None,
+        "decision_curve": None,
+        "subgroups": [],
+        "scorings": 1,
+    },
+    "data": {
+        "source": "x.csv",
+        "sha256": "0" * 64,
+        "n_train": 100,
+        "n_val": 50,
+        "n_test": 40,
+        "n_dev": 150,
+        "folds": 0,
+        "group": None,
+        "groups": None,
+        "n_features": 1,
+        "feature_names": ["a"],
+        "class_names": ["no", "yes"],
+        "layout": "matrix",
+        "schema": [{"name": "a", "input": "a", "kind": "numeric", "mean": 0.5, "var": 2.0}],
+    },
     "inputs": {"layout": "matrix", "shape": [None, 1], "dtype": "float32", "features": ["a"]},
     "outputs": "probability of class 1 (`data.class_names[1]`), shape (n, 1)",
     "versions": {"python": "3.11.7"},
@@ -58,11 +112,25 @@ def test_a_broken_model_card_is_refused_in_one_line(tmp_path):
 
 
 def test_a_sweep_record_keeps_its_keys_and_adds_only_what_is_set(tmp_path):
-    record = SweepRecord(experiment="e", out_dir=str(tmp_path), data_sha256="d", folds_sha256=None, storage=None,
-                         started="2026-12-04T10:00:00", finished=None)
+    record = SweepRecord(
+        experiment="e",
+        out_dir=str(tmp_path),
+        data_sha256="d",
+        folds_sha256=None,
+        storage=None,
+        started="2026-12-04T10:00:00",
+        finished=None,
+    )
     write_record(tmp_path, record)
     assert set(json.loads((tmp_path / "sweep.json").read_text())) == {
-        "experiment", "out_dir", "data_sha256", "folds_sha256", "storage", "started", "finished"}
+        "experiment",
+        "out_dir",
+        "data_sha256",
+        "folds_sha256",
+        "storage",
+        "started",
+        "finished",
+    }
     write_record(tmp_path, record.model_copy(update={"mlflow_run_id": "r1"}))
     assert json.loads((tmp_path / "sweep.json").read_text())["mlflow_run_id"] == "r1"
     assert read_record(tmp_path).mlflow_run_id == "r1" and read_record(tmp_path / "none") is None
@@ -93,15 +161,27 @@ def test_a_second_command_on_a_live_sweep_exits_2_and_deletes_nothing(cli, tmp_p
         out.mkdir(parents=True)
         (out / "leaderboard.csv").write_text("rank,trial_id\n")  # a live sweep, as `run` writes it
         (out / "config.yaml").write_text(load_config(None, {"results_dir": str(out.parent)}).to_yaml())
-        (out / "sweep.json").write_text(json.dumps({
-            "experiment": str(out / "tune"), "out_dir": str(out), "data_sha256": None, "folds_sha256": None,
-            "storage": None, "started": "2026-12-04T10:00:00", "finished": None}))
+        (out / "sweep.json").write_text(
+            json.dumps(
+                {
+                    "experiment": str(out / "tune"),
+                    "out_dir": str(out),
+                    "data_sha256": None,
+                    "folds_sha256": None,
+                    "storage": None,
+                    "started": "2026-12-04T10:00:00",
+                    "finished": None,
+                }
+            )
+        )
         (out / ".lock").write_text(json.dumps({"pid": live.pid, "host": socket.gethostname()}))
         before = sorted(p.name for p in out.iterdir())
         for args in (["run", "--overwrite", "--results-dir", tmp_path / "results"], ["resume", out], ["pick", out]):
             result = cli(*args)
             assert result.exit_code == 2, (args, result.stderr)
-            assert result.error_lines() == [f"hpsearch: error: {out}: is running (pid {live.pid} on {socket.gethostname()})"]
+            assert result.error_lines() == [
+                f"hpsearch: error: {out}: is running (pid {live.pid} on {socket.gethostname()})"
+            ]
         assert sorted(p.name for p in out.iterdir()) == before
     finally:
         live.kill()

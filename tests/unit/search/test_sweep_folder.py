@@ -12,7 +12,6 @@ from search.config.load import load_config
 from search.sweep.driver import resume_sweep, run_sweep
 from trainable.errors import HpsearchError
 
-
 # --- what resume and run refuse: one line (HpsearchError; exit code 2 at the CLI) ----
 
 
@@ -22,10 +21,20 @@ def _sweep_folder(out: Path, **record) -> Path:
     cfg = load_config(None, {"results_dir": str(out.parent), "name": out.name})
     (out / "config.yaml").write_text(cfg.to_yaml())
     data = cfg.load_data()
-    (out / "sweep.json").write_text(json.dumps({"experiment": str(out / "tune"), "out_dir": str(out),
-                                                "data_sha256": data.sha256, "folds_sha256": data.folds_sha256,
-                                                "storage": None, "started": "2026-01-01T00:00:00", "finished": None,
-                                                **record}))
+    (out / "sweep.json").write_text(
+        json.dumps(
+            {
+                "experiment": str(out / "tune"),
+                "out_dir": str(out),
+                "data_sha256": data.sha256,
+                "folds_sha256": data.folds_sha256,
+                "storage": None,
+                "started": "2026-01-01T00:00:00",
+                "finished": None,
+                **record,
+            }
+        )
+    )
     return out
 
 
@@ -52,7 +61,9 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, article_npy):
     early = _sweep_folder(tmp_path / "early")
     (early / "tune").mkdir()
     (early / "tune" / "tuner.pkl").write_bytes(b"")  # Tuner() ran, the first state save did not
-    with pytest.raises(HpsearchError, match=f"no saved Ray Tune state.*hpsearch run {early / 'config.yaml'} --overwrite"):
+    with pytest.raises(
+        HpsearchError, match=f"no saved Ray Tune state.*hpsearch run {early / 'config.yaml'} --overwrite"
+    ):
         resume_sweep(early)
 
     stale = _sweep_folder(tmp_path / "stale")  # its Tune state pickles a class this version does not have
@@ -65,9 +76,19 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, article_npy):
     changed = tmp_path / "changed"
     changed.mkdir()
     (changed / "config.yaml").write_text(load_config(None, {"data.source": str(article_npy)}).to_yaml())
-    (changed / "sweep.json").write_text(json.dumps({
-        "experiment": str(changed / "tune"), "out_dir": str(changed), "data_sha256": "0" * 64, "folds_sha256": None,
-        "storage": None, "started": "2026-01-01T00:00:00", "finished": None}))
+    (changed / "sweep.json").write_text(
+        json.dumps(
+            {
+                "experiment": str(changed / "tune"),
+                "out_dir": str(changed),
+                "data_sha256": "0" * 64,
+                "folds_sha256": None,
+                "storage": None,
+                "started": "2026-01-01T00:00:00",
+                "finished": None,
+            }
+        )
+    )
     with pytest.raises(HpsearchError, match="the data changed since the sweep started"):
         resume_sweep(changed)
 
@@ -79,7 +100,9 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, article_npy):
 def test_run_refuses_an_unfinished_sweep_a_storage_file_and_an_address_without_a_cluster(tmp_path):
     unfinished = _sweep_folder(tmp_path / "results" / "breast_cancer")
     cfg = load_config(None, {"results_dir": str(tmp_path / "results")})
-    with pytest.raises(HpsearchError, match=f"holds an unfinished sweep; continue it with `hpsearch resume {unfinished}`"):
+    with pytest.raises(
+        HpsearchError, match=f"holds an unfinished sweep; continue it with `hpsearch resume {unfinished}`"
+    ):
         run_sweep(cfg)
     (tmp_path / "file").write_text("")
     other = load_config(None, {"results_dir": str(tmp_path / "other")})
@@ -105,7 +128,9 @@ def test_the_error_column_names_the_exception_or_a_dead_worker(tmp_path):
     except RuntimeError as exc:
         raised = ray.exceptions.RayTaskError("train", traceback.format_exc(), exc)  # as a worker sends it
     died = ray.exceptions.ActorDiedError()  # what Ray raises when a trial's worker is SIGKILLed
-    assert error_text(Result({}, None, raised, str(tmp_path))).endswith("RuntimeError: HPSEARCH_FAULT: injected failure 1 (raise)")
+    assert error_text(Result({}, None, raised, str(tmp_path))).endswith(
+        "RuntimeError: HPSEARCH_FAULT: injected failure 1 (raise)"
+    )
     assert error_text(Result({}, None, died, str(tmp_path))) == (
         "ActorDiedError: the trial's worker process died (killed, out of memory, or crashed)"
     )
@@ -117,9 +142,21 @@ def test_a_trials_row_is_named_by_its_own_folder_not_by_its_last_metrics(tmp_pat
     from search.sweep.tune_rows import rows_of_results
 
     # a failed actor reuse: the lost trial's result carries the previous trial's metrics
-    results = [SimpleNamespace(metrics={"trial_id": "aaa", "epoch": 1}, path=str(tmp_path / "trial_aaa"), config={},
-                               error=None, checkpoint=None),
-               SimpleNamespace(metrics={"trial_id": "aaa", "epoch": 1}, path=str(tmp_path / "trial_bbb"), config={},
-                               error="RuntimeError: lost", checkpoint=None)]
+    results = [
+        SimpleNamespace(
+            metrics={"trial_id": "aaa", "epoch": 1},
+            path=str(tmp_path / "trial_aaa"),
+            config={},
+            error=None,
+            checkpoint=None,
+        ),
+        SimpleNamespace(
+            metrics={"trial_id": "aaa", "epoch": 1},
+            path=str(tmp_path / "trial_bbb"),
+            config={},
+            error="RuntimeError: lost",
+            checkpoint=None,
+        ),
+    ]
     rows = rows_of_results(results, max_epochs=1, out=tmp_path)
     assert [r["trial_id"] for r in rows] == ["aaa", "bbb"]

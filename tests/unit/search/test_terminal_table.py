@@ -13,13 +13,30 @@ from search.review.leaderboard import build_leaderboard, mark_ties, write_leader
 
 def _board(n: int = 8):
     rng = np.random.default_rng(0)
-    rows = [{"trial_id": f"{i:08x}", "status": "completed" if i % 3 else "stopped", "val_auroc": 0.99 - i * 1e-3,
-             "val_accuracy": 0.96, "val_loss": 0.0783 + i * 0.0017, "epochs": 20 - i % 3 * 8, "best_epoch": 11,
-             "train_seconds": 3.41, "n_params": 12345 + i, "node": "e22c00ad0786", "n_layers": 4,
-             "units": "468-219-53-203", "activation": "selu", "dropout": float(rng.random() / 2),
-             "l2": 1.234567e-5, "learning_rate": 0.000452235, "batch_size": 16, "optimizer": "rmsprop",
-             "checkpoint": f"/some/long/path/results/breast_cancer/tune/trial_{i:08x}/checkpoint_000011"}
-            for i in range(n)]
+    rows = [
+        {
+            "trial_id": f"{i:08x}",
+            "status": "completed" if i % 3 else "stopped",
+            "val_auroc": 0.99 - i * 1e-3,
+            "val_accuracy": 0.96,
+            "val_loss": 0.0783 + i * 0.0017,
+            "epochs": 20 - i % 3 * 8,
+            "best_epoch": 11,
+            "train_seconds": 3.41,
+            "n_params": 12345 + i,
+            "node": "e22c00ad0786",
+            "n_layers": 4,
+            "units": "468-219-53-203",
+            "activation": "selu",
+            "dropout": float(rng.random() / 2),
+            "l2": 1.234567e-5,
+            "learning_rate": 0.000452235,
+            "batch_size": 16,
+            "optimizer": "rmsprop",
+            "checkpoint": f"/some/long/path/results/breast_cancer/tune/trial_{i:08x}/checkpoint_000011",
+        }
+        for i in range(n)
+    ]
     board = build_leaderboard(rows, "val_loss")
     intervals = {r["trial_id"]: (0.97512, 0.998) for r in rows}
     deltas = {r["trial_id"]: (-0.0136 + i / 100, 0.0104 + i / 100) for i, r in enumerate(rows[1:])}

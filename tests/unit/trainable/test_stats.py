@@ -41,7 +41,7 @@ def test_delong_auroc_and_variance_match_their_definitions_with_ties():
 def test_auroc_interval_contains_the_estimate_narrows_with_rows_and_never_collapses():
     y, p = _scores(n=100)
     lo, hi = auroc_ci(y, p)
-    assert lo < roc_auc_score(y, p) < hi and 0.5 < lo and hi <= 1.0
+    assert lo < roc_auc_score(y, p) < hi and lo > 0.5 and hi <= 1.0
     y_big, p_big = _scores(n=2000)
     lo_big, hi_big = auroc_ci(y_big, p_big)
     assert hi_big - lo_big < (hi - lo) / 2
@@ -53,8 +53,8 @@ def test_auroc_interval_contains_the_estimate_narrows_with_rows_and_never_collap
 
 def test_auroc_interval_keeps_its_coverage_near_one():
     # 86 rows, a third positive, true AUROC 0.99 (binormal scores); 400 draws.
-    from scipy.stats import norm
     from scipy.special import expit
+    from scipy.stats import norm
 
     rng = np.random.default_rng(2026)
     shift = norm.ppf(0.99) * np.sqrt(2)
@@ -71,8 +71,8 @@ def test_auroc_interval_keeps_its_coverage_near_one():
 def test_youden_threshold_maximises_sensitivity_plus_specificity():
     y, p = _scores(n=200, seed=4)
     t = choose_threshold(y, p, method="youden")
-    sens = lambda thr: np.mean(p[y == 1] >= thr)  # noqa: E731
-    spec = lambda thr: np.mean(p[y == 0] < thr)  # noqa: E731
+    sens = lambda thr: np.mean(p[y == 1] >= thr)
+    spec = lambda thr: np.mean(p[y == 0] < thr)
     best = max(sens(c) + spec(c) for c in np.unique(p))
     assert sens(t) + spec(t) == pytest.approx(best)
     assert t not in set(p)  # a midpoint between two observed scores
@@ -140,8 +140,14 @@ def test_every_interval_has_lo_below_hi_when_both_classes_are_present(seed, shif
     y, p = _scores(n=86, seed=seed, shift=shift)  # shift 40: perfect separation
     m = clinical_metrics(y, p, threshold=0.5, n_boot=500, seed=0)
     intervals = {k: v for k, v in m.items() if k.endswith("_ci95") and v is not None}
-    assert {"auroc_ci95", "auprc_ci95", "brier_ci95", "sensitivity_ci95", "specificity_ci95",
-            "calibration_intercept_ci95"} <= set(intervals)
+    assert {
+        "auroc_ci95",
+        "auprc_ci95",
+        "brier_ci95",
+        "sensitivity_ci95",
+        "specificity_ci95",
+        "calibration_intercept_ci95",
+    } <= set(intervals)
     for key, (lo, hi) in intervals.items():
         assert lo < hi, (key, lo, hi)
         if key[:-5] in m and m[key[:-5]] is not None:
@@ -203,5 +209,3 @@ def test_multiclass_calibration_is_per_class_one_vs_rest():
     m = clinical_metrics(y, P, threshold=None, n_boot=200, seed=0)
     for entry in m["per_class"]:
         assert entry["calibration_slope"] is not None and entry["calibration_intercept_ci95"][0] < 0.5
-
-

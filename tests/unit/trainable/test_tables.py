@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import load
+
 from trainable.data.dataset import inputs_from_frame
 from trainable.errors import HpsearchError
 
@@ -14,7 +14,13 @@ from trainable.errors import HpsearchError
 def test_column_types_vocabularies_and_training_only_statistics(clinical_csv):
     d = load(str(clinical_csv), target="outcome", drop=["patient_id"], missing="impute", positive="died")
     kinds = {c.name: c.kind for c in d.schema}
-    assert kinds == {"age": "numeric", "crp": "numeric", "sex": "categorical", "stage": "categorical", "smoker": "categorical"}
+    assert kinds == {
+        "age": "numeric",
+        "crp": "numeric",
+        "sex": "categorical",
+        "stage": "categorical",
+        "smoker": "categorical",
+    }
     assert d.class_names == ["survived", "died"] and d.input_form == "columns"
     stage = next(c for c in d.schema if c.name == "stage")
     assert set(stage.vocabulary) <= {"I", "II", "III", "IV", "<missing>"}
@@ -26,7 +32,9 @@ def test_column_types_vocabularies_and_training_only_statistics(clinical_csv):
 
 
 def test_missing_values_are_refused_by_default_with_columns_and_counts(clinical_csv):
-    with pytest.raises(HpsearchError, match=r"missing values in column\(s\) crp \(25\), stage \(10\); .*data.missing: impute"):
+    with pytest.raises(
+        HpsearchError, match=r"missing values in column\(s\) crp \(25\), stage \(10\); .*data.missing: impute"
+    ):
         load(str(clinical_csv), target="outcome")
 
 

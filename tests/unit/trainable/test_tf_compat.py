@@ -11,7 +11,8 @@ from trainable.runtime import _compat
 
 def test_the_installed_versions_are_those_the_patches_were_checked_against():
     assert _compat.unchecked_versions() == {}, (
-        f"re-check trainable/runtime/_compat.py against {_compat.unchecked_versions()}, then add the versions")
+        f"re-check trainable/runtime/_compat.py against {_compat.unchecked_versions()}, then add the versions"
+    )
 
 
 def test_keras_array_datasets_run_without_autotuning_once_patched():
