@@ -101,33 +101,9 @@ class Subgroup(_Block):
     auroc_ci95: Interval | None
 
 
-class PerClass(_Block):
-    """Multiclass: one class against the rest, at the most probable class."""
+class _AtThreshold(_Block):
+    """What a threshold's calls give: sensitivity and specificity (Wilson intervals), PPV, NPV, calibration."""
 
-    sensitivity: float | None = None
-    sensitivity_ci95: Interval | None = None
-    specificity: float | None = None
-    specificity_ci95: Interval | None = None
-    ppv: float | None = None
-    npv: float | None = None
-    calibration_slope: float | None = None
-    calibration_slope_ci95: Interval | None = None
-    calibration_intercept: float | None = None
-    calibration_intercept_ci95: Interval | None = None
-
-
-class CardTest(_Block):
-    n: int
-    auroc: float
-    auroc_ci95: Interval | None = None
-    accuracy: float
-    loss: float
-    n_positive: int | None = None
-    auprc: float | None = None
-    auprc_ci95: Interval | None = None
-    brier: float | None = None
-    brier_ci95: Interval | None = None
-    threshold: float | None = None
     sensitivity: float | None = None
     sensitivity_ci95: Interval | None = None
     specificity: float | None = None
@@ -139,6 +115,24 @@ class CardTest(_Block):
     calibration_slope_ci95: Interval | None = None
     calibration_intercept: float | None = None
     calibration_intercept_ci95: Interval | None = None
+
+
+class PerClass(_AtThreshold):
+    """Multiclass: one class against the rest, at the most probable class (its name under `class`)."""
+
+
+class CardTest(_AtThreshold):
+    n: int
+    auroc: float
+    auroc_ci95: Interval | None = None
+    accuracy: float
+    loss: float
+    n_positive: int | None = None
+    auprc: float | None = None
+    auprc_ci95: Interval | None = None
+    brier: float | None = None
+    brier_ci95: Interval | None = None
+    threshold: float | None = None
     per_class: list[PerClass] | None = None
     vs_baseline: VsBaseline | None = None
     decision_curve: DecisionCurve | None = None

@@ -195,7 +195,7 @@ MULTI = {
 
 
 @pytest.mark.parametrize("search", [{}, MULTI], ids=["one-metric", "two-objectives"])
-def test_a_killed_driver_is_resumed_without_losing_or_rerunning_finished_trials(tmp_path, search):
+def test_a_killed_driver_is_resumed_without_losing_or_rerunning_finished_trials(tmp_path, hpsearch_process, search):
     out = tmp_path / "results" / "killed"
     proc = _start(tmp_path, "run", str(_sweep_config(tmp_path, **search)), "--name", "killed")
     try:
@@ -207,8 +207,8 @@ def test_a_killed_driver_is_resumed_without_losing_or_rerunning_finished_trials(
     before = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "node": str}).set_index("trial_id")
     assert 1 <= len(before) < 4 and not (out / "best").exists()
 
-    resumed = subprocess.run([*HPSEARCH, "resume", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    resumed = hpsearch_process("resume", out)  # a fresh driver process, as after a crash
+    assert resumed.exit_code == 0, resumed.stderr[-3000:]
     after = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "node": str}).set_index("trial_id")
     assert len(after) == 4 and after.index.is_unique  # exactly the configured number of trials
     assert set(after["status"]) == {"completed"}

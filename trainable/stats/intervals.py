@@ -47,6 +47,8 @@ import warnings
 
 import numpy as np
 
+from trainable.names import VAL_ACCURACY, VAL_AUROC, VAL_LOSS
+
 __all__ = [
     "as_class_proba",
     "auroc_ci",
@@ -224,7 +226,7 @@ def paired_difference(
 ) -> tuple[float, float, float]:
     """(a - b, lo, hi) in `metric` (`val_loss`, `val_accuracy` or `val_auroc`) on the same rows."""
     y = np.asarray(y_true).astype(int)
-    if metric == "val_auroc":
+    if metric == VAL_AUROC:
         auc_a, infl_a = auroc_influence(y, proba_a)
         auc_b, infl_b = auroc_influence(y, proba_b)
         delta, sd = auc_a - auc_b, np.sqrt(max(_variance(y, infl_a - infl_b), 0.0))
@@ -238,9 +240,9 @@ def paired_difference(
             float(delta - np.hypot(auc_a - lo_a, hi_b - auc_b)),
             float(delta + np.hypot(hi_a - auc_a, auc_b - lo_b)),
         )
-    if metric == "val_loss":
+    if metric == VAL_LOSS:
         per_row = row_losses(y, proba_a) - row_losses(y, proba_b)
-    elif metric == "val_accuracy":
+    elif metric == VAL_ACCURACY:
         correct = [as_class_proba(p).argmax(axis=1) == y for p in (proba_a, proba_b)]
         per_row = correct[0].astype(float) - correct[1].astype(float)
     else:

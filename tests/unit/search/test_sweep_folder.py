@@ -124,13 +124,11 @@ def test_the_error_column_names_the_exception_or_a_dead_worker(tmp_path):
     from search.sweep.tune_rows import error_text
 
     try:
-        raise RuntimeError("HPSEARCH_FAULT: injected failure 1 (raise)")
+        raise RuntimeError("injected failure 1 (raise)")
     except RuntimeError as exc:
         raised = ray.exceptions.RayTaskError("train", traceback.format_exc(), exc)  # as a worker sends it
     died = ray.exceptions.ActorDiedError()  # what Ray raises when a trial's worker is SIGKILLed
-    assert error_text(Result({}, None, raised, str(tmp_path))).endswith(
-        "RuntimeError: HPSEARCH_FAULT: injected failure 1 (raise)"
-    )
+    assert error_text(Result({}, None, raised, str(tmp_path))).endswith("RuntimeError: injected failure 1 (raise)")
     assert error_text(Result({}, None, died, str(tmp_path))) == (
         "ActorDiedError: the trial's worker process died (killed, out of memory, or crashed)"
     )
