@@ -52,11 +52,16 @@ def run_keras_tuner(trials: int, epochs: int, workdir: Path) -> float:
     keras, data = _setup(os.cpu_count() or 1)
     import keras_tuner as kt
 
+    from search.config.load import load_config
+    from search.config.space import seed_point
     from trainable.trial.model import build_model
+
+    article = seed_point(load_config().space)  # what KerasTuner's space below does not sample
 
     def hypermodel(hp):
         n = hp.Int("n_layers", 1, 4)
         config = {
+            **article,
             "n_layers": n,
             **{f"units_{i}": hp.Int(f"units_{i}", 8, 512, sampling="log") for i in range(n)},
             "activation": hp.Choice("activation", ["relu", "gelu", "tanh", "selu"]),

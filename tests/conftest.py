@@ -61,6 +61,15 @@ def tiny(tmp_path: Path) -> Callable[..., Any]:
     return make
 
 
+def hyperparameters(**changes: Any) -> dict[str, Any]:
+    """A trial's sampled hyperparameters: the article's model (the space's seed point), with `changes`. A test
+    names only the values it needs, so a new hyperparameter needs no change here."""
+    from search.config.load import load_config
+    from search.config.space import seed_point
+
+    return {**seed_point(load_config().space), **changes}
+
+
 def data_spec(source: str = "builtin:breast_cancer", **changes: Any) -> Any:
     """The default config's `DataSpec` for `source`, with `changes` (e.g. `folds=5`, `target="outcome"`)."""
     from search.config.load import load_config

@@ -13,20 +13,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import hyperparameters
 
 pytestmark = pytest.mark.slow
 
-HP = {
-    "n_layers": 2,
-    "units_0": 12,
-    "units_1": 6,
-    "activation": "tanh",
-    "dropout": 0.0,
-    "l2": 1e-4,
-    "learning_rate": 3e-3,
-    "batch_size": 32,
-    "optimizer": "adam",
-}
+HP = hyperparameters(
+    n_layers=2, units_0=12, units_1=6, activation="tanh", dropout=0.0, l2=1e-4, learning_rate=3e-3, batch_size=32
+)
 
 
 def _table(tmp_path, n: int = 160):

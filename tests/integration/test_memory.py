@@ -9,6 +9,7 @@ Ray worker does.
 from __future__ import annotations
 
 import pytest
+from conftest import hyperparameters
 
 pytestmark = pytest.mark.slow
 
@@ -17,17 +18,17 @@ def _trial(data, seed: int, optimizer: str) -> None:
     from trainable.trial.settings import TrialSettings
     from trainable.trial.train import fit_and_report
 
-    hp = {
-        "n_layers": 2,
-        "units_0": 16,
-        "units_1": 8,
-        "activation": "relu",
-        "dropout": 0.1,
-        "l2": 0.0,
-        "learning_rate": 1e-3,
-        "optimizer": optimizer,
-        "batch_size": 64,
-    }
+    hp = hyperparameters(
+        n_layers=2,
+        units_0=16,
+        units_1=8,
+        activation="relu",
+        dropout=0.1,
+        l2=0.0,
+        learning_rate=1e-3,
+        optimizer=optimizer,
+        batch_size=64,
+    )
     settings = TrialSettings(
         max_epochs=2,
         metric="val_auroc",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import hyperparameters
 
 from search.sweep.driver import run_sweep
 
@@ -39,17 +40,17 @@ def test_rows_of_one_patient_leak_across_a_row_level_split_and_not_across_a_grou
     ray_session, tiny, tmp_path, split
 ):
     _visits(tmp_path / "visits.csv")
-    memoriser = {
-        "n_layers": 2,
-        "units_0": 256,
-        "units_1": 256,
-        "activation": "relu",
-        "dropout": 0.0,
-        "l2": 1e-6,
-        "learning_rate": 0.01,
-        "batch_size": 32,
-        "optimizer": "adam",
-    }
+    memoriser = hyperparameters(
+        n_layers=2,
+        units_0=256,
+        units_1=256,
+        activation="relu",
+        dropout=0.0,
+        l2=1e-6,
+        learning_rate=0.01,
+        batch_size=32,
+        optimizer="adam",
+    )
     by = {"data.drop": ["patient"]} if split == "rows" else {"data.group": "patient"}
     cfg = tiny(
         name=split,
