@@ -143,13 +143,12 @@ def _subgroups(card: ModelCard) -> str:
 
 
 def _architecture(hp: dict[str, object]) -> str:
-    """A trial's hyperparameters in one line, as the report shows them."""
+    """A trial's hyperparameters in one line, as the report shows them (every one but the layer count)."""
 
-    def value(name: str) -> str:
-        v = hp[name]
-        return num(v, 5) if isinstance(v, float) else str(v)
+    def value(v: object) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
 
-    return ", ".join(f"{name.replace('_', ' ')} {value(name)}" for name in hp if name != "n_layers")
+    return ", ".join(f"{name.replace('_', ' ')} {value(v)}" for name, v in hp.items() if name != "n_layers")
 
 
 def _metrics_table(card: ModelCard, scorings: int) -> str:

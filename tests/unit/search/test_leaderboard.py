@@ -2,6 +2,8 @@
 
 import json
 
+from conftest import hyperparameters
+
 from search.cli.terminal_table import render
 from search.review.leaderboard import COLUMNS, RANKED, Status, build_leaderboard, mark_ties
 
@@ -52,17 +54,7 @@ def test_leaderboard_survives_a_csv_round_trip_with_numeric_looking_ids(tmp_path
 def test_a_trials_row_reads_its_best_epoch_and_its_status():
     from search.review.leaderboard import trial_row
 
-    hp = {
-        "n_layers": 2,
-        "units_0": 16,
-        "units_1": 8,
-        "activation": "relu",
-        "dropout": 0.0,
-        "l2": 1e-5,
-        "learning_rate": 1e-3,
-        "batch_size": 32,
-        "optimizer": "adam",
-    }
+    hp = hyperparameters(n_layers=2, units_0=16, units_1=8)
     metrics = {
         "epoch": 3,
         "best_epoch": 2,
