@@ -2,8 +2,8 @@
 
 Contract: `train_trial(config, data, settings)` is the function Ray Tune runs
 per trial (`tune.with_parameters(train_trial, data=..., settings=...)`).
-`config` holds only the sampled hyperparameters (`trainable.trial.model`'s keys and
-`batch_size`); `settings` is the sweep's frozen `TrialSettings`; `data` is the
+`config` holds only the sampled hyperparameters (those
+`trainable.trial.architecture` reads, and `batch_size`); `settings` is the sweep's frozen `TrialSettings`; `data` is the
 `trainable.data.dataset.Dataset`, handed over once through Ray's object store. The
 data's scheme (`trainable.trial.validation`) decides what trains: one model on the
 training split, or the k fold-models of a cross-validated trial together, in
