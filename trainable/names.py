@@ -5,23 +5,29 @@ its direction (`METRIC_MODES` for the validation metrics, `OBJECTIVE_MODES`
 adding the measured costs), and so is every key of a trial's per-epoch report
 that the driver reads (`EPOCH`, `BEST_EPOCH`, `DIVERGED`, ...). `best(metric)`
 is the key of the best epoch's value of a validation metric, and
-`reported(metric)` the key a trial reports an objective under. Imports
-nothing: every module of both packages may import it.
+`reported(metric)` the key a trial reports an objective under.
+`member_metrics(result)` reads each member's metrics out of a pack's result.
+Imports nothing heavy: every module of both packages may import it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 __all__ = [
     "BEST_EPOCH",
     "DIVERGED",
     "EPOCH",
     "LATENCY_MS",
+    "MEMBERS",
     "METRIC_MODES",
     "NODE",
+    "NUMBER",
     "N_PARAMS",
     "OBJECTIVE_MODES",
+    "PACK_SIZE",
+    "STOPPED",
     "TRAIN_SECONDS",
     "VALIDATION_METRICS",
     "VAL_ACCURACY",
@@ -31,6 +37,7 @@ __all__ = [
     "VAL_SPECIFICITY",
     "Mode",
     "best",
+    "member_metrics",
     "reported",
 ]
 
@@ -54,6 +61,28 @@ BEST_EPOCH = "best_epoch"  # the best epoch so far (by the sweep's metric)
 DIVERGED = "diverged"  # a non-finite loss stopped the trial
 TRAIN_SECONDS = "train_seconds"
 NODE = "node"  # the Ray node that ran the trial
+STOPPED = "stopped"  # early stopping stopped the configuration
+NUMBER = "number"  # the configuration's Optuna trial number
+# A pack's report (`trainable.trial.epoch_callback`): each member's metrics under MEMBERS, by member id.
+MEMBERS = "members"
+PACK_SIZE = "pack_size"  # configurations the pack trains
+
+
+def member_metrics(result: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Each member's metrics in a pack's result, by member id: `result[MEMBERS]`, or the same flattened
+    (`members/<id>/<key>`, as Ray Tune hands results to searchers)."""
+    if not result:
+        return {}
+    nested = result.get(MEMBERS)
+    if isinstance(nested, Mapping):
+        return {str(k): dict(v) for k, v in nested.items()}
+    members: dict[str, dict[str, Any]] = {}
+    prefix = f"{MEMBERS}/"
+    for key, value in result.items():
+        if isinstance(key, str) and key.startswith(prefix):
+            member, _, name = key[len(prefix) :].partition("/")
+            members.setdefault(member, {})[name] = value
+    return members
 
 
 def best(metric: str) -> str:

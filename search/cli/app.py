@@ -76,6 +76,9 @@ def run(
     folds: Annotated[
         str | None, typer.Option(help="Cross-validation folds: auto, 0 (one validation split) or k >= 2.")
     ] = None,
+    pack: Annotated[
+        str | None, typer.Option(help="Configurations trained together per trial: auto, or N >= 1 (1: one each).")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Delete an existing sweep of the same name first.")] = False,
     pick: Annotated[
         bool, typer.Option("--pick", help="Run the robust pick before the one test scoring (config pick.enabled).")
@@ -95,6 +98,7 @@ def run(
         "data.source": data,
         "data.target": target,
         "search.cv.folds": int(folds) if folds and folds.lstrip("-").isdigit() else folds,
+        "search.pack": int(pack) if pack and pack.lstrip("-").isdigit() else pack,
         "pick.enabled": True if pick else None,
         "mlflow.tracking_uri": mlflow,
     }

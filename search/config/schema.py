@@ -120,6 +120,14 @@ class SearchConfig(_Model):
     enqueue: list[dict[str, Any]]
     early_stopping: EarlyStoppingConfig
     cv: CVConfig
+    pack: Literal["auto"] | int
+
+    @field_validator("pack", mode="before")
+    @classmethod
+    def _pack(cls, value: Any) -> Any:
+        if value == "auto" or (type(value) is int and value >= 1):
+            return value
+        raise ValueError(f"must be auto or a number of configurations >= 1, got {value!r}")
 
     @model_validator(mode="after")
     def _known_hyperparameters(self) -> SearchConfig:

@@ -15,7 +15,9 @@ trial's paired difference from the best trial in the ranking metric, and
 pandas only: safe on the CLI path.
 
 Columns: `rank, pareto_rank` (several objectives only: 1 for the
-non-dominated front, 2 for the next...), `trial_id, status, val_auroc,
+non-dominated front, 2 for the next...), `trial_id` (one configuration),
+`pack` (the Ray Tune trial that trained it, with the other configurations of
+its pack: `search.sweep.packing`), `status, val_auroc,
 val_auroc_ci95_lo, val_auroc_ci95_hi, tied_with_best, delta_ci95_lo,
 delta_ci95_hi, val_accuracy, val_loss, val_sensitivity, val_specificity` (at
 the validation-chosen threshold, under `search.constraints` only), `epochs,
@@ -91,6 +93,7 @@ COLUMNS = [
     "rank",
     "pareto_rank",
     "trial_id",
+    "pack",
     "status",
     VAL_AUROC,
     *TIE_COLUMNS,
@@ -129,14 +132,17 @@ def trial_row(
     max_epochs: int,
     error: str | None = None,
     checkpoint: str | None = None,
+    pack: str | None = None,
 ) -> dict[str, Any]:
-    """One leaderboard row from a trial's sampled hyperparameters and last reported metrics."""
+    """One leaderboard row from a configuration's sampled hyperparameters and last reported metrics; `pack`
+    is the Tune trial that trained it."""
     metrics = metrics or {}
     status = _status(metrics, error, max_epochs)
     ranks = status in RANKED
     hp = describe(config)
     return {
         "trial_id": trial_id,
+        "pack": pack,
         "status": status,
         **{m: metrics.get(best(m)) if ranks else None for m in (*VALIDATION_METRICS, *CONSTRAINT_METRICS.values())},
         "epochs": int(metrics.get(EPOCH, 0) or 0),
@@ -228,4 +234,6 @@ def read_leaderboard(results_dir: str | Path) -> pd.DataFrame:
         raise HpsearchError(f"{results_dir}: results directory not found")
     if not path.is_file():
         raise HpsearchError(f"{path}: no leaderboard yet (no trial has finished in this sweep)")
-    return pd.read_csv(path, dtype={"trial_id": str, "node": str, "units": str, "error": str, "checkpoint": str})
+    return pd.read_csv(
+        path, dtype={"trial_id": str, "pack": str, "node": str, "units": str, "error": str, "checkpoint": str}
+    )

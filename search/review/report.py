@@ -38,7 +38,7 @@ from search.review.numbers import number
 from search.review.pareto_section import pareto_section
 from search.review.sweep_results import SweepResults, open_sweep
 from trainable.data.dataset import Dataset
-from trainable.names import EPOCH, VAL_AUROC, VAL_LOSS
+from trainable.names import EPOCH, VAL_AUROC, VAL_LOSS, member_metrics
 
 __all__ = ["write_report"]
 
@@ -187,6 +187,18 @@ def _optuna_section(sweep: SweepResults) -> str:
     return "".join(parts)
 
 
+def _member_epochs(path: Path, trial_id: str) -> list[dict[str, Any]]:
+    """Configuration `trial_id`'s metrics at each of its epochs, from its pack's `result.json` (a frozen
+    member's metrics repeat in the pack's later reports: kept once)."""
+    epochs: dict[Any, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            own = member_metrics(json.loads(line)).get(trial_id)
+            if own is not None:
+                epochs.setdefault(own.get(EPOCH), own)
+    return list(epochs.values())
+
+
 def _learning_curves(sweep: SweepResults) -> str:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -198,7 +210,7 @@ def _learning_curves(sweep: SweepResults) -> str:
         path = sweep.trial_file(str(row["trial_id"]), TUNE_RESULT_FILE)
         if not path.is_file():
             continue
-        epochs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        epochs = _member_epochs(path, str(row["trial_id"]))
         if not epochs:
             continue
         x = [e.get(EPOCH) for e in epochs]

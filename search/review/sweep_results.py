@@ -27,8 +27,14 @@ from search.records.sweep_record import SweepRecord, read_record
 from search.review.leaderboard import RANKED, Status, ranked, read_leaderboard
 from trainable.data.dataset import Dataset
 from trainable.errors import HpsearchError
+from trainable.names import MEMBERS
 
-__all__ = ["SweepResults", "locate_checkpoint", "open_sweep"]
+__all__ = ["SweepResults", "locate_checkpoint", "open_sweep", "sampled_configs"]
+
+
+def sampled_configs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each configuration's sampled hyperparameters in a pack's config (Tune's `config`), by trial id."""
+    return {str(m["id"]): dict(m.get("hp") or {}) for m in config.get(MEMBERS) or []}
 
 
 def locate_checkpoint(sweep_dir: Path | None, row: pd.Series) -> Path:
@@ -39,10 +45,14 @@ def locate_checkpoint(sweep_dir: Path | None, row: pd.Series) -> Path:
     candidates = [recorded]
     if sweep_dir is not None:
         sweep_dir = Path(sweep_dir)
+        trial, checkpoint = recorded.parent, recorded  # a configuration's folder in its pack's checkpoint:
+        member = Path(trial.parent.name) / trial.name / recorded.name  # trial_x/checkpoint_n/<id>
         candidates += [
-            sweep_dir / TUNE_DIR / recorded.parent.name / recorded.name,  # tune/trial_x/checkpoint_n
-            sweep_dir / recorded.parent.name / recorded.name,
-        ]  # checkpoints/x, pick/run/checkpoint_n
+            sweep_dir / TUNE_DIR / member,
+            sweep_dir / member,  # pick/pick_n/checkpoint_n/<id>
+            sweep_dir / recorded.parent.name / recorded.name,  # checkpoints/<pack>/<id>
+        ]
+        del checkpoint
     for candidate in candidates:
         if (candidate / MODEL_FILE).is_file():
             return candidate
@@ -83,24 +93,34 @@ class SweepResults:
             raise HpsearchError(f"--trial {wanted}: the trial has no model to export (status {row['status']})")
         return row
 
+    def pack_of(self, trial_id: str) -> str:
+        """The Tune trial (pack) that trained configuration `trial_id`."""
+        rows = self.board[self.board["trial_id"].astype(str) == str(trial_id)]
+        if len(rows) and "pack" in rows and pd.notna(rows.iloc[0]["pack"]):
+            return str(rows.iloc[0]["pack"])
+        return str(trial_id)
+
     def trial_file(self, trial_id: str, name: str) -> Path:
-        """A file of the trial's Tune folder (`params.json`, `result.json`): under
-        `tune/`, or beside its checkpoint when the sweep ran with `--storage`."""
-        default = self.path / TUNE_DIR / trial_dirname(trial_id) / name
+        """A file of the Tune folder of the pack that trained `trial_id` (`params.json`, `result.json`):
+        under `tune/`, or beside the pack's checkpoint when the sweep ran with `--storage`."""
+        default = self.path / TUNE_DIR / trial_dirname(self.pack_of(trial_id)) / name
         if default.is_file():
             return default
         rows = self.board[self.board["trial_id"].astype(str) == str(trial_id)]
         if len(rows) and pd.notna(rows.iloc[0]["checkpoint"]):
-            beside = Path(str(rows.iloc[0]["checkpoint"])).parent / name
+            beside = Path(str(rows.iloc[0]["checkpoint"])).parent.parent / name
             if beside.is_file():
                 return beside
         return default
 
     def trial_config(self, trial_id: str) -> dict[str, Any]:
-        """The trial's sampled hyperparameters."""
+        """The configuration's sampled hyperparameters (its entry in its pack's `params.json`)."""
         path = self.trial_file(trial_id, TUNE_PARAMS_FILE)
         try:
-            return dict(json.loads(path.read_text()))
+            sampled = sampled_configs(json.loads(path.read_text()))
+            if str(trial_id) not in sampled:
+                raise HpsearchError(f"{path}: no configuration {trial_id} in its pack")
+            return sampled[str(trial_id)]
         except FileNotFoundError:
             raise HpsearchError(f"{path}: the trial's hyperparameters are missing") from None
         except (OSError, json.JSONDecodeError) as exc:

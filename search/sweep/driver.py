@@ -134,8 +134,9 @@ def run_sweep(
         def new_tuner() -> Any:
             from search.sweep.live import LiveLeaderboard
             from search.sweep.tuner import make_tuner
+            from search.sweep.tuner import sweep_pack_sizes as packs
 
-            live = LiveLeaderboard(out, cfg.train.max_epochs, cfg.search.trials, cfg.search.ranking)
+            live = LiveLeaderboard(out, cfg.train.max_epochs, cfg.search.trials, cfg.search.ranking, packs(cfg, data))
             return make_tuner(cfg, data, out, [live, *([tracking.callback()] if tracking else [])], location, trial)
 
         return _run(_Drive(cfg, data, address, "run", tracking, started), new_tuner, on_update)
@@ -315,14 +316,13 @@ def _finish(drive: _Drive, results: Any, early: EarlyBaselines | None) -> SweepO
 
     cfg, data, marks = drive.cfg, drive.data, drive.marks
     out = cfg.out_dir
-    rows = rows_of_results(results, cfg.train.max_epochs, out)
+    rows, sampled = rows_of_results(results, cfg.train.max_epochs, out)
     board = build_leaderboard(rows, cfg.search.ranking)
     write_leaderboard(board, out / LEADERBOARD_FILE)
     marks["leaderboard_end"] = time.time()
     board = validation_intervals(board, data, cfg.export, cfg.search.metric, out)
     write_leaderboard(board, out / LEADERBOARD_FILE)
     marks["intervals_end"] = time.time()
-    sampled = {r["trial_id"]: res.config for r, res in zip(rows, results)}
     card, best_dir, picked = _export_best(drive, board, sampled, early)
     marks["export_end"] = time.time()
     close_study(cfg, out)

@@ -11,8 +11,10 @@ While attached, the first
 Ctrl-C (SIGINT) still goes to Ray Tune, which stops the trials in flight and
 saves its state; the watch records it (`Watch.interrupted`), and on leaving
 `attach` the SIGINT handler of before `fit` is back in place.
-- `TrialCounter(key, total)` counts finished trials (`hpsearch pick`).
-- `LiveLeaderboard(out, max_epochs, total, ranking)` also rewrites
+- `TrialCounter(key, total, packs)` counts finished configurations (`total`
+  of them, trained by `packs` Tune trials) (`hpsearch pick`).
+- `LiveLeaderboard(out, max_epochs, total, ranking, packs)` (`packs`: the
+  sizes of the sweep's packs) also rewrites
   `<out>/leaderboard.csv` atomically as trials finish: at once after a quiet
   spell, else at most once a second (a rewrite costs O(trials): at every
   trial, O(trials^2) for a sweep), and always when the experiment ends or is
@@ -39,7 +41,8 @@ from ray.tune import Callback
 from search.config.ranking import Ranking
 from search.records.paths import LEADERBOARD_FILE
 from search.review.leaderboard import build_leaderboard, write_leaderboard
-from search.sweep.tune_rows import row_of_trial
+from search.sweep.tune_rows import rows_of_trial
+from trainable.names import MEMBERS
 from trainable.stats.metrics import better
 
 __all__ = ["LiveLeaderboard", "TrialCounter", "Watch", "attach"]
@@ -80,8 +83,11 @@ def attach(key: Path | str, on_update: OnUpdate | None) -> Iterator[Watch]:
 
 
 class TrialCounter(Callback):
-    def __init__(self, key: Path | str, total: int) -> None:
+    """Counts configurations (`total`) as the Tune trials training them (`packs`, default `total`) end."""
+
+    def __init__(self, key: Path | str, total: int, packs: int | None = None) -> None:
         self.key, self.total, self.done = _key(key), total, 0
+        self.packs = total if packs is None else packs
         self.best: float | None = None
 
     def setup(
@@ -102,7 +108,7 @@ class TrialCounter(Callback):
         signal.signal(signal.SIGINT, on_sigint)
 
     def _finished(self, trial: Any, failed: bool) -> None:
-        self.done += 1
+        self.done += max(1, len((trial.config or {}).get(MEMBERS) or ()))
 
     def _tell(self) -> None:
         watch = _WATCHES.get(self.key)
@@ -117,7 +123,7 @@ class TrialCounter(Callback):
     def _idle(self, trials: list) -> None:
         """A trial ended; with every trial created and none pending, its slot stays free: tell the driver."""
         watch = _WATCHES.get(self.key)
-        if watch is None or watch.on_idle is None or len(trials) < self.total:
+        if watch is None or watch.on_idle is None or len(trials) < self.packs:
             return
         if not any(t.status == "PENDING" for t in trials):
             told, watch.on_idle = watch.on_idle, None
@@ -135,8 +141,10 @@ class TrialCounter(Callback):
 
 
 class LiveLeaderboard(TrialCounter):
-    def __init__(self, out: Path, max_epochs: int, total: int, ranking: Ranking) -> None:
-        super().__init__(out, total)
+    def __init__(
+        self, out: Path, max_epochs: int, total: int, ranking: Ranking, packs: list[int] | None = None
+    ) -> None:
+        super().__init__(out, total, None if packs is None else len(packs))
         self.out, self.metric, self.max_epochs, self.ranking = Path(out), ranking.metric, max_epochs, ranking
         self.rows: dict[str, dict[str, Any]] = {}
         self.written_at = 0.0  # monotonic time of the last rewrite
@@ -150,12 +158,16 @@ class LiveLeaderboard(TrialCounter):
         self.done = len(self.rows)
 
     def _finished(self, trial: Any, failed: bool) -> None:
-        row = row_of_trial(trial, self.max_epochs, failed)
-        self.rows[trial.trial_id] = row
+        for row in rows_of_trial(trial, self.max_epochs, failed):
+            self.rows[row["trial_id"]] = row
+            value = row[self.metric]
+            if (
+                value is not None
+                and not pd.isna(value)
+                and (self.best is None or better(self.metric, value, self.best))
+            ):
+                self.best = float(value)
         self.done = len(self.rows)
-        value = row[self.metric]
-        if value is not None and not pd.isna(value) and (self.best is None or better(self.metric, value, self.best)):
-            self.best = float(value)
         self.unwritten = True
         if time.monotonic() - self.written_at >= 1.0 or self.done >= self.total:
             self._write()

@@ -4,8 +4,10 @@ Contract: `pick_sweep(results_dir, request)` (`hpsearch pick`) takes the sweep's
 ranked trials, retrains each configuration `repeats` times with seeds
 `search.seed + 1 .. search.seed + repeats` (fresh seeds: the sweep's own seed
 is what made the top trial look best, so it is not reused), all in parallel
-as one small Ray Tune run (`RESULTS_DIR/pick/`, grid over configuration x
-seed, the same `trainable.trial.train.train_trial` as the sweep, no early stopping,
+as one small Ray Tune run (`RESULTS_DIR/pick/`: every configuration x seed,
+packed as the sweep packs (runs of one batch size together, the top
+configuration's first), the same `trainable.trial.train.train_trial` as the
+sweep, no early stopping,
 `train.max_epochs` epochs, best epoch kept). Configurations are ranked by
 their mean validation metric over the seeds that finished (ties: lower std,
 more finished seeds, better sweep rank); `RESULTS_DIR/pick.csv` holds that
@@ -35,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from search.config.schema import Config
 from search.config.space import BRIEF, HYPERPARAMETERS
 from search.records.model_card import ModelCard, PickBlock
 from search.records.paths import BEST_DIR, LEADERBOARD_FILE, PICK_DIR, PICK_FILE
@@ -42,7 +45,7 @@ from search.review.leaderboard import RANKED, trial_row, write_leaderboard
 from search.review.sweep_results import SweepResults, open_sweep
 from trainable.data.dataset import Dataset
 from trainable.errors import HpsearchError
-from trainable.names import METRIC_MODES, VALIDATION_METRICS
+from trainable.names import BEST_EPOCH, EPOCH, MEMBERS, METRIC_MODES, VALIDATION_METRICS, member_metrics
 from trainable.trial.settings import TrialSettings
 
 __all__ = ["PickOutcome", "PickRequest", "pick_and_export", "pick_sweep", "view"]
@@ -73,17 +76,45 @@ def view(metric: str) -> list[str]:
     ]
 
 
-def _retrain(
-    config: dict[str, Any], data: Dataset, candidates: dict[str, dict[str, Any]], settings: TrialSettings
-) -> None:
-    """The Tune trainable: one configuration, one seed."""
+def _retrain(config: dict[str, Any], data: Dataset, packs: list[dict[str, Any]], settings: TrialSettings) -> None:
+    """The Tune trainable: one pack of (configuration, seed) runs."""
     from trainable.trial.train import train_trial
 
-    train_trial(candidates[config["candidate"]], data, dataclasses.replace(settings, seed=int(config["seed"])))
+    train_trial(packs[int(config["pack"])], data, settings)
 
 
 def _run_name(trial: Any) -> str:
-    return f"pick_{trial.config['candidate']}_s{trial.config['seed']}"
+    return f"pick_{trial.config['pack']}"
+
+
+def _member(candidate: str, seed: int) -> str:
+    return f"{candidate}_s{seed}"
+
+
+def _packs(cfg: Config, data: Dataset, candidates: dict[str, dict[str, Any]], seeds: list[int]) -> list[dict]:
+    """Every (configuration, seed) run, packed: runs of one batch size together, at most `pack_size` a pack,
+    in the order of the ranking (the top configuration's runs first)."""
+    from search.sweep.cluster import concurrency
+    from search.sweep.packing import pack_size
+    from trainable.trial.train import pack_config
+
+    runs = [(c, s) for c in candidates for s in seeds]
+    size = pack_size(
+        cfg.model_copy(update={"search": cfg.search.model_copy(update={"trials": len(runs)})}),
+        len(data.y_train),
+        concurrency(cfg),
+    )
+    by_batch: dict[int, list[tuple[str, int]]] = {}
+    for c, s in runs:
+        by_batch.setdefault(int(candidates[c]["batch_size"]), []).append((c, s))
+    packs = []
+    for group in by_batch.values():
+        for start in range(0, len(group), size):
+            chunk = group[start : start + size]
+            packs.append(
+                pack_config([candidates[c] for c, _ in chunk], [_member(c, s) for c, s in chunk], [s for _, s in chunk])
+            )
+    return packs
 
 
 def _location(sweep: SweepResults, storage: str | None) -> tuple[str, str]:
@@ -110,32 +141,40 @@ def _retrain_all(
     location = _location(sweep, request.storage or (record.storage if record else None))
     init_ray(request.address, cfg)
     key = sweep.path / PICK_DIR
+    packs = _packs(cfg, data, candidates, seeds)
     tuner = grid_tuner(
         cfg,
         _retrain,
-        {"candidate": list(candidates), "seed": seeds},
+        {"pack": list(range(len(packs)))},
         location,
-        [TrialCounter(key, len(candidates) * len(seeds))],
+        [TrialCounter(key, len(candidates) * len(seeds), len(packs))],
         _run_name,
         data=data.without_test(),
-        candidates=candidates,
+        packs=packs,
         settings=trial_settings(cfg),
     )
     with attach(key, (lambda done, total, best: on_result(done, total)) if on_result else None):
         results = tuner.fit()
     runs = []
     for result in results:
-        conf = result.config or {}
-        run_id = f"{PICK_DIR}_{conf.get('candidate')}_s{conf.get('seed')}"
-        row = trial_row(
-            str(conf.get("candidate")),
-            candidates.get(str(conf.get("candidate")), {}),
-            result.metrics,
-            max_epochs=cfg.train.max_epochs,
-            error=error_text(result) if result.error else None,
-            checkpoint=local_checkpoint(result.checkpoint, sweep.path, run_id),
-        )
-        runs.append({**row, "seed": int(conf.get("seed", -1))})
+        pack = packs[int((result.config or {}).get("pack", 0))]
+        checkpoint = local_checkpoint(result.checkpoint, sweep.path, f"{PICK_DIR}_{(result.config or {}).get('pack')}")
+        found = member_metrics(result.metrics)
+        for member in pack[MEMBERS]:
+            name, seed = str(member["id"]), int(member["seed"])
+            candidate = name[: -len(f"_s{seed}")]
+            own = found.get(name, {})
+            row = trial_row(
+                candidate,
+                candidates.get(candidate, {}),
+                own,
+                max_epochs=cfg.train.max_epochs,
+                error=error_text(result)
+                if result.error and int(own.get(EPOCH, 0) or 0) < cfg.train.max_epochs
+                else None,
+                checkpoint=f"{checkpoint}/{name}" if checkpoint and int(own.get(BEST_EPOCH, 0) or 0) > 0 else None,
+            )
+            runs.append({**row, "seed": seed})
     return runs
 
 

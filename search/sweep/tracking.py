@@ -8,9 +8,11 @@ Contract (`mlflow.tracking_uri`, or `hpsearch run --mlflow URI`, turns it on):
   sweep folder, and returns it; `SweepTracking.resume(cfg, run_id)` takes up
   a resumed sweep's parent run (its id is in `sweep.json`), marking KILLED
   the child runs of trials that a killed driver left RUNNING;
-- `callback()` is Ray Tune's `MLflowLoggerCallback`: each trial a child run
-  (`mlflow.parentRunId`) with its sampled hyperparameters as parameters and
-  its metrics at every epoch;
+- `callback()` is a Ray Tune callback (`ConfigurationRuns`) that makes each
+  configuration of each pack a child run (`mlflow.parentRunId`, tagged with
+  its pack, `hpsearch.pack`) with its sampled hyperparameters as parameters
+  and its metrics at every epoch it trained; a pack that fails for good marks
+  its unfinished configurations' runs FAILED;
 - `finish(out, card)` logs, on the parent run, the exported model's test
   metrics, its folder (`best/`: model, model card JSON and Markdown, the
   predictions) and `report.html` as artifacts, the Keras model itself
@@ -83,13 +85,9 @@ class SweepTracking:
         return cls(cfg, run_id)
 
     def callback(self) -> Any:
-        from ray.air.integrations.mlflow import MLflowLoggerCallback
+        from search.sweep.mlflow_runs import ConfigurationRuns
 
-        return MLflowLoggerCallback(
-            tracking_uri=self.cfg.mlflow.tracking_uri,
-            experiment_name=self.cfg.mlflow.experiment or self.cfg.name,
-            tags={"mlflow.parentRunId": self.run_id},
-        )
+        return ConfigurationRuns(_uri(self.cfg), self.run_id)
 
     def finish(self, out: Path, card: ModelCard | None) -> None:
         import mlflow

@@ -5,11 +5,15 @@ Contract: `trial_settings(cfg)` is the frozen `TrialSettings` every trial gets
 stay on the driver, for the one test scoring); Tune's `config` carries only
 the sampled hyperparameters. A trial runs `TrialFn` (by default
 `trainable.trial.train.train_trial`; tests and benchmarks pass their own
-stand-in). `make_tuner(cfg, data, out, callbacks, location, trial)`
-builds the sweep's `Tuner`: Optuna's seeded TPE through `OptunaSearch` (the
-article's model and `search.enqueue` first; the study in `study.db`; Optuna
-gets each trial's final score only), ASHA early stopping on `epoch` (or FIFO),
-`search.max_failures` retries, reused trial actors. `restore_tuner(cfg, data,
+stand-in). A Tune trial trains a pack of configurations
+(`sweep_pack_sizes`: `search.sweep.packing`). `make_tuner(cfg, data, out,
+callbacks, location, trial)` builds the sweep's `Tuner`: Optuna's seeded TPE
+through `PackSearch` (each configuration its own Optuna trial; the article's
+model and `search.enqueue` first; the study in `study.db`; Optuna gets each
+configuration's final score only), early stopping per configuration by the
+sweep's referee (`search.sweep.early_stopping`, named in the trial settings;
+Tune's own scheduler is FIFO), `search.max_failures` retries, reused trial
+actors. `restore_tuner(cfg, data,
 experiment, trial)` continues a saved experiment (errored trials retried);
 `check_restorable(out, experiment)` refuses first when Tune never saved one. `grid_tuner(...)` runs a plain grid
 (`hpsearch pick`) with the same resources, retries and checkpoints.
@@ -30,10 +34,19 @@ from search.records.paths import CONFIG_FILE, TUNER_FILE, study_url, trial_dirna
 from search.sweep.cluster import concurrency
 from trainable.data.dataset import Dataset
 from trainable.errors import HpsearchError
-from trainable.names import EPOCH, reported
+from trainable.names import reported
 from trainable.trial.settings import TrialSettings
 
-__all__ = ["TrialFn", "check_restorable", "close_study", "grid_tuner", "make_tuner", "restore_tuner", "trial_settings"]
+__all__ = [
+    "TrialFn",
+    "check_restorable",
+    "close_study",
+    "grid_tuner",
+    "make_tuner",
+    "restore_tuner",
+    "sweep_pack_sizes",
+    "trial_settings",
+]
 
 TrialFn = Callable[[dict[str, Any], Dataset, TrialSettings], None]  # what a trial runs: (config, data, settings)
 
@@ -54,7 +67,8 @@ def _checkpoint_epochs(cfg: Config) -> tuple[int, ...] | None:
     return tuple(sorted(epochs))
 
 
-def trial_settings(cfg: Config) -> TrialSettings:
+def trial_settings(cfg: Config, rungs: str | None = None) -> TrialSettings:
+    """The sweep's trial settings; `rungs` names its early-stopping referee (`search.sweep.early_stopping`)."""
     return TrialSettings(
         max_epochs=cfg.train.max_epochs,
         metric=cfg.search.metric,
@@ -63,6 +77,7 @@ def trial_settings(cfg: Config) -> TrialSettings:
         class_weight=cfg.train.class_weight,
         checkpoint_epochs=_checkpoint_epochs(cfg),
         operating_point=(cfg.export.threshold, cfg.export.target_sensitivity) if cfg.search.constraints else None,
+        rungs=rungs,
     )
 
 
@@ -74,9 +89,20 @@ def _trainable(cfg: Config, fn: Callable[..., None], **parameters: Any) -> Any:
 
 
 def _sweep_trainable(cfg: Config, data: Dataset, trial: TrialFn | None) -> Any:
+    """The sweep's trainable, its settings naming a fresh early-stopping referee (Ray is up)."""
+    from search.sweep.early_stopping import start_referee
     from trainable.trial.train import train_trial
 
-    return _trainable(cfg, trial or train_trial, data=data.without_test(), settings=trial_settings(cfg))
+    metrics, modes = _targets(cfg)
+    settings = trial_settings(cfg, start_referee(cfg, metrics[0], modes[0]))
+    return _trainable(cfg, trial or train_trial, data=data.without_test(), settings=settings)
+
+
+def sweep_pack_sizes(cfg: Config, data: Dataset) -> list[int]:
+    """The configurations of each of the sweep's packs (its Tune trials), in order."""
+    from search.sweep.packing import pack_size, pack_sizes
+
+    return pack_sizes(cfg.search.trials, pack_size(cfg, len(data.y_train), concurrency(cfg)))
 
 
 def _name(trial: Any) -> str:
@@ -120,42 +146,25 @@ def _sampler(cfg: Config) -> Any:
     return optuna.samplers.TPESampler(seed=cfg.search.seed, n_startup_trials=min(10, cfg.search.trials))
 
 
-def _searcher(cfg: Config, out: Path) -> Any:
+def _searcher(cfg: Config, out: Path, sizes: list[int]) -> Any:
     import optuna
 
     from search.config.space import define_by_run, seed_point
-    from search.sweep.optuna_searcher import FinalScoreOptunaSearch
+    from search.sweep.optuna_searcher import PackSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     first = ([seed_point(cfg.space)] if cfg.search.seed_trial else []) + list(cfg.search.enqueue)
     metrics, modes = _targets(cfg)
-    return FinalScoreOptunaSearch(
+    return PackSearch(
         define_by_run(cfg.space),
         metric=metrics if len(metrics) > 1 else metrics[0],
         mode=modes if len(modes) > 1 else modes[0],
-        points_to_evaluate=first or None,
+        points=first,
         sampler=_sampler(cfg),
         study_name=cfg.name,
         storage=_study_storage(out),
         constraints=dict(cfg.search.ranking.constraints),
-    )
-
-
-def _scheduler(cfg: Config) -> Any:
-    """ASHA on the first objective (the one metric, or `search.objectives[0]`), or FIFO."""
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
-    es = cfg.search.early_stopping
-    if not es.enabled:
-        return FIFOScheduler()
-    metrics, modes = _targets(cfg)
-    return ASHAScheduler(
-        metric=metrics[0],
-        mode=modes[0],
-        time_attr=EPOCH,
-        max_t=cfg.train.max_epochs,
-        grace_period=min(es.grace_period, cfg.train.max_epochs),
-        reduction_factor=es.reduction_factor,
+        pack_sizes=sizes,
     )
 
 
@@ -179,12 +188,12 @@ def make_tuner(
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
 
+    sizes = sweep_pack_sizes(cfg, data)
     return tune.Tuner(
         _sweep_trainable(cfg, data, trial),
-        tune_config=tune.TuneConfig(  # metric and mode live on the searcher and the scheduler (several objectives)
-            search_alg=_searcher(cfg, out),
-            scheduler=_scheduler(cfg),
-            num_samples=cfg.search.trials,
+        tune_config=tune.TuneConfig(  # metric and mode live on the searcher (several objectives)
+            search_alg=_searcher(cfg, out, sizes),
+            num_samples=len(sizes),
             max_concurrent_trials=concurrency(cfg),
             time_budget_s=cfg.search.time_budget_s,
             reuse_actors=True,

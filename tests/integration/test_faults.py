@@ -59,13 +59,19 @@ def test_failing_trials_are_retried_and_a_trial_out_of_retries_is_kept_as_an_err
     faults.mkdir()
     cfg = tiny(
         name="faulty",
-        **{"search.max_concurrent": 1, "search.max_failures": 1, "search.time_budget_s": 900, "export.n_boot": 100},
+        **{
+            "search.max_concurrent": 1,
+            "search.max_failures": 1,
+            "search.time_budget_s": 900,
+            "search.pack": 1,  # faults per Ray Tune trial: one configuration each
+            "export.n_boot": 100,
+        },
     )
     outcome = run_sweep(cfg, trial=faulty_trial(["raise", "raise", "sigkill", "none"], faults))
     out = outcome.out_dir
 
     assert sorted(p.name for p in faults.iterdir()) == ["fault-1", "fault-2", "fault-3", "fault-4"]
-    board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str})
+    board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "pack": str})
     assert len(board) == 3  # the sweep went on after the failures
     assert sorted(board["status"]) == ["completed", "completed", "error"]
     failed = board[board["status"] == "error"].iloc[0]
@@ -74,15 +80,35 @@ def test_failing_trials_are_retried_and_a_trial_out_of_retries_is_kept_as_an_err
     assert outcome.card is not None and outcome.card.trial_id != failed["trial_id"]
 
     trials = _tune_trials(out)
-    assert trials[failed["trial_id"]]["status"] == "ERROR"
-    assert trials[failed["trial_id"]]["failures"] == 2  # the exception was retried max_failures (1) times
+    assert trials[failed["pack"]]["status"] == "ERROR"
+    assert trials[failed["pack"]]["failures"] == 2  # the exception was retried max_failures (1) times
     killed = [(tid, t) for tid, t in trials.items() if t["failures"] == 1]
     assert len(killed) == 1
     tid, t = killed[0]
-    assert t["status"] == "TERMINATED" and board.set_index("trial_id").loc[tid, "status"] == "completed"
+    assert t["status"] == "TERMINATED" and board.set_index("pack").loc[tid, "status"] == "completed"
     assert t["epochs"] == [1, 2]  # the retry continued from the epoch-1 checkpoint...
     assert t["pids"][0] != t["pids"][1]  # ...in a new worker process
     assert "worker process has died" in (out / "tune" / f"trial_{tid}" / "error.txt").read_text()  # SIGKILL
+
+
+def test_a_pack_whose_worker_dies_is_retried_from_its_checkpoint_with_every_member(ray_session, tiny, tmp_path):
+    # One pack of 3 configurations; its worker is SIGKILLed right after its first epoch's report (and
+    # checkpoint: time_budget_s checkpoints at every improvement). The retry continues every member from
+    # epoch 1 in a new process: each ends with both epochs trained, its own best epoch and model.
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    cfg = tiny(
+        name="killedpack",
+        **{"search.max_concurrent": 1, "search.pack": 3, "search.time_budget_s": 900, "export.n_boot": 100},
+    )
+    outcome = run_sweep(cfg, trial=faulty_trial(["sigkill"], faults))
+    board = pd.read_csv(outcome.out_dir / "leaderboard.csv", dtype={"trial_id": str, "pack": str})
+    assert len(board) == 3 and board["trial_id"].is_unique and board["pack"].nunique() == 1
+    assert set(board["status"]) == {"completed"} and (board["epochs"] == 2).all()
+    (pack, tune_trial), *_ = _tune_trials(outcome.out_dir).items()
+    assert pack == board.loc[0, "pack"] and tune_trial["failures"] == 1
+    assert tune_trial["epochs"] == [1, 2] and tune_trial["pids"][0] != tune_trial["pids"][1]
+    assert all(Path(c, "model.keras").is_file() for c in board["checkpoint"])
 
 
 def test_a_diverging_configuration_stops_early_and_the_sweep_goes_on(ray_session, tiny):
@@ -113,7 +139,8 @@ def test_a_diverging_configuration_stops_early_and_the_sweep_goes_on(ray_session
 
 
 def _sweep_config(tmp_path: Path, **search) -> Path:
-    """4 trials one at a time, 2 epochs: a sweep that is still running when its first trial finishes."""
+    """4 configurations in 2 packs, one pack at a time, 2 epochs: a sweep still running when its first pack
+    finishes."""
     path = tmp_path / "sweep.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -122,6 +149,7 @@ def _sweep_config(tmp_path: Path, **search) -> Path:
                 "search": {
                     "trials": 4,
                     "max_concurrent": 1,
+                    "pack": 2,
                     "early_stopping": {"enabled": False, "grace_period": 1, "reduction_factor": 2},
                     **search,
                 },
@@ -178,14 +206,14 @@ def test_ctrl_c_stops_gracefully_keeps_the_finished_trials_and_says_how_to_resum
     log = (tmp_path / "driver.log").read_text()
     assert f"interrupted: resume with: hpsearch resume {out}" in log.splitlines()
     assert "Traceback" not in log
-    board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str})
+    board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "pack": str})
     assert 1 <= len(board) < 4 and set(board["status"]) == {"completed"}
     assert not (out / "best").exists()
     assert json.loads((out / "sweep.json").read_text())["finished"] is None
-    # Tune saved its state: the finished trials as finished; a trial in flight as
+    # Tune saved its state: the finished packs as finished; a pack in flight as
     # unfinished, for `resume` to run
     saved = _saved_statuses(out)
-    assert {t for t, s in saved.items() if s == "TERMINATED"} == set(board["trial_id"])
+    assert {t for t, s in saved.items() if s == "TERMINATED"} == set(board["pack"])
 
 
 MULTI = {
@@ -204,18 +232,21 @@ def test_a_killed_driver_is_resumed_without_losing_or_rerunning_finished_trials(
         assert proc.wait(60) == -signal.SIGKILL
     finally:
         _reap(proc.pid)
-    before = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "node": str}).set_index("trial_id")
+    kinds = {"trial_id": str, "pack": str, "node": str}
+    before = pd.read_csv(out / "leaderboard.csv", dtype=kinds).set_index("trial_id")
     assert 1 <= len(before) < 4 and not (out / "best").exists()
 
     resumed = hpsearch_process("resume", out)  # a fresh driver process, as after a crash
     assert resumed.exit_code == 0, resumed.stderr[-3000:]
-    after = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "node": str}).set_index("trial_id")
-    assert len(after) == 4 and after.index.is_unique  # exactly the configured number of trials
+    after = pd.read_csv(out / "leaderboard.csv", dtype=kinds).set_index("trial_id")
+    assert len(after) == 4 and after.index.is_unique  # every configuration exactly once
+    assert after["pack"].nunique() == 2 and before["pack"].nunique() < 2  # killed mid-sweep, a pack in flight
     assert set(after["status"]) == {"completed"}
     for trial_id, row in before.iterrows():  # finished before the kill: kept as they were...
         for col in ("val_auroc", "val_loss", "epochs", "train_seconds", "node"):
             assert after.loc[trial_id, col] == row[col], (trial_id, col)
-        reported = [json.loads(line)["epoch"] for line in (out / "tune" / f"trial_{trial_id}" / "result.json").open()]
+        result = out / "tune" / f"trial_{row['pack']}" / "result.json"
+        reported = [json.loads(line)["epoch"] for line in result.open()]
         assert reported == [1, 2]  # ...and not trained or reported again
     assert (out / "best" / "model.keras").is_file()
     assert json.loads((out / "sweep.json").read_text())["finished"]
@@ -240,6 +271,7 @@ def test_no_trial_is_lost_when_a_reused_actor_waits_for_a_lingering_trial(ray_se
         **{
             "search.max_concurrent": 1,
             "search.cv.folds": 0,
+            "search.pack": 1,  # one configuration per Ray Tune trial: the actor reuse under test
             "train.max_epochs": 1,
             "export.baselines": [],
             "export.n_boot": 100,
@@ -248,9 +280,9 @@ def test_no_trial_is_lost_when_a_reused_actor_waits_for_a_lingering_trial(ray_se
         },
     )
     outcome = run_sweep(cfg, trial=faulty_trial(["linger"], faults))
-    board = pd.read_csv(outcome.out_dir / "leaderboard.csv", dtype={"trial_id": str})
+    board = pd.read_csv(outcome.out_dir / "leaderboard.csv", dtype={"trial_id": str, "pack": str})
     assert (faults / "fault-1").exists()  # the first attempt lingered
     assert board["trial_id"].is_unique and set(board["status"]) == {"completed"}
     started = _tune_trials(outcome.out_dir)
-    assert set(board["trial_id"]) == set(started) and len(started) == 3  # every trial Tune started, once each
+    assert set(board["pack"]) == set(started) and len(started) == 3  # every trial Tune started, once each
     assert len({t["pids"][0] for t in started.values()}) == 1  # one actor, reused

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def _trial(data, seed: int, optimizer: str) -> None:
     from trainable.trial.settings import TrialSettings
-    from trainable.trial.train import fit_and_report
+    from trainable.trial.train import fit_and_report, pack_config
 
     hp = hyperparameters(
         n_layers=2,
@@ -37,8 +37,9 @@ def _trial(data, seed: int, optimizer: str) -> None:
         class_weight=None,
         checkpoint_epochs=None,
         operating_point=None,
+        rungs=None,
     )
-    fit_and_report(hp, settings, data, lambda metrics, checkpoint: None)
+    fit_and_report(pack_config([hp]), settings, data, lambda metrics, checkpoint: None)
 
 
 def test_graphs_of_finished_trials_are_released():

@@ -274,5 +274,6 @@ def test_pick_retrains_the_top_configurations_and_exports_the_winner(swept, cli,
     assert card["pick"]["seeds"] == [1, 2] and card["pick"]["mean"] == pytest.approx(
         table.loc[0, "mean_val_loss"], abs=1e-5
     )
-    assert len(list((copy / "pick").glob("pick_*_s*"))) == 4
+    runs = [p.name for p in (copy / "pick").glob("pick_*/checkpoint_*/*_s*")]  # packs of (configuration, seed)
+    assert len(runs) == 4 and len(set(runs)) == 4
     assert "Robust pick" in (copy / "report.html").read_text()

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Architecture", "dense", "hidden_layers", "width_key"]
+__all__ = ["Architecture", "dense", "hidden_layers", "layer_seed", "width_key"]
 
 
 def width_key(layer: int) -> str:
@@ -64,13 +64,33 @@ class Architecture:
         return factories[self.optimizer_name](learning_rate=self.learning_rate)
 
 
-def dense(copies: int | None, fan_in: int, width: int, activation: str | None, l2: float, name: str) -> Any:
-    """A fully connected layer: one model's `Dense`, or `copies` of them side by side (see the module docstring)."""
+def layer_seed(seed: int | None, layer: int) -> int | None:
+    """The initializer (and dropout) seed of a member's layer `layer` (-1: its output layer)."""
+    return None if seed is None else seed * 1009 + layer % 1009
+
+
+def dense(
+    copies: int | None,
+    fan_in: int,
+    width: int,
+    activation: str | None,
+    l2: float,
+    name: str,
+    seed: int | None = None,
+) -> Any:
+    """A fully connected layer: one model's `Dense`, or `copies` of them side by side (see the module
+    docstring). `seed` (from `layer_seed`) fixes its initial weights whatever else is built around it."""
     import keras
 
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     if copies is None:
-        return keras.layers.Dense(width, activation=activation, kernel_regularizer=regularizer, name=name)
+        return keras.layers.Dense(
+            width,
+            activation=activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            kernel_regularizer=regularizer,
+            name=name,
+        )
     # Glorot uniform for each (fan_in, width) slice, stated outright: how Keras counts the
     # fans of a rank-3 einsum kernel has changed between versions.
     limit = float(np.sqrt(6.0 / (fan_in + width)))
@@ -79,18 +99,19 @@ def dense(copies: int | None, fan_in: int, width: int, activation: str | None, l
         output_shape=(copies, width),
         bias_axes="ku",
         activation=activation,
-        kernel_initializer=keras.initializers.RandomUniform(-limit, limit),
+        kernel_initializer=keras.initializers.RandomUniform(-limit, limit, seed=seed),
         kernel_regularizer=regularizer,
         name=name,
     )
 
 
-def hidden_layers(x: Any, arch: Architecture, copies: int | None = None) -> Any:
-    """`x` through the hidden layers (`hidden_<i>`, each followed by `dropout_<i>` when dropout > 0)."""
+def hidden_layers(x: Any, arch: Architecture, copies: int | None = None, seed: int | None = None) -> Any:
+    """`x` through the hidden layers (`hidden_<i>`, each followed by `dropout_<i>` when dropout > 0); with a
+    `seed`, each layer's initial weights and dropout masks are its own (`layer_seed`)."""
     import keras
 
     for i, width in enumerate(arch.widths):
-        x = dense(copies, x.shape[-1], width, arch.activation, arch.l2, f"hidden_{i}")(x)
+        x = dense(copies, x.shape[-1], width, arch.activation, arch.l2, f"hidden_{i}", layer_seed(seed, i))(x)
         if arch.dropout > 0:
-            x = keras.layers.Dropout(arch.dropout, name=f"dropout_{i}")(x)
+            x = keras.layers.Dropout(arch.dropout, seed=layer_seed(seed, i), name=f"dropout_{i}")(x)
     return x

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from trainable.data.schema import ColumnSchema
-from trainable.trial.architecture import Architecture, dense, hidden_layers
+from trainable.trial.architecture import Architecture, dense, hidden_layers, layer_seed
 from trainable.trial.model import model_inputs, numeric_block
 
-__all__ = ["build_fold_model", "ensemble", "probabilities"]
+__all__ = ["build_fold_model", "ensemble", "fold_encoder", "fold_head", "probabilities"]
 
 
 def _numeric(inputs: Any, schemas: list[list[ColumnSchema]]) -> Any:
@@ -75,6 +75,26 @@ def _categorical(inputs: Any, schemas: list[list[ColumnSchema]]) -> list[Any]:
         known = [[True, *(value in vocabulary for value in union)] for vocabulary in vocabularies]
         parts.append(FoldVocabulary(known, name=f"folds_{column.input}")(lookup(inputs[column.input])))
     return parts
+
+
+def fold_encoder(fold_schemas: list[list[ColumnSchema]]) -> Any:
+    """The raw inputs -> each fold's encoded features (n, k, d): what every member of a pack shares."""
+    import keras
+
+    inputs = model_inputs(fold_schemas[0])
+    parts = [p for p in [_numeric(inputs, fold_schemas), *_categorical(inputs, fold_schemas)] if p is not None]
+    x = keras.layers.Concatenate(axis=2, name="encoded")(parts) if len(parts) > 1 else parts[0]
+    return keras.Model(inputs, x, name="encoder")
+
+
+def fold_head(hp: dict[str, Any], k: int, width: int, n_classes: int, seed: int | None, name: str) -> Any:
+    """One configuration's k fold-models on the encoded folds (n, k, `width`) -> (n, k, C) logits."""
+    import keras
+
+    x = inputs = keras.Input(shape=(k, width), name=f"{name}_encoded")
+    x = hidden_layers(x, Architecture.of(hp), copies=k, seed=seed)
+    out = dense(k, x.shape[-1], 1 if n_classes == 2 else n_classes, None, 0.0, "logits", seed=layer_seed(seed, -1))
+    return keras.Model(inputs, out(x), name=name)
 
 
 def build_fold_model(

@@ -27,12 +27,15 @@ import numpy as np
 
 from trainable.data.encoding import to_model_input
 from trainable.data.schema import ColumnSchema, input_form
-from trainable.trial.architecture import Architecture, dense, hidden_layers
+from trainable.trial.architecture import Architecture, dense, hidden_layers, layer_seed
 
 __all__ = [
     "PREDICT_ROWS",
     "build_model",
+    "encoder",
+    "head",
     "load_model",
+    "loss",
     "model_inputs",
     "numeric_block",
     "predict_output",
@@ -118,6 +121,35 @@ def _preprocess(schema: list[ColumnSchema]) -> tuple[Any, Any]:
             parts.append(lookup(inputs[c.input]))
     x = keras.layers.Concatenate(name="encoded")(parts) if len(parts) > 1 else parts[0]
     return inputs, x
+
+
+def encoder(schema: list[ColumnSchema]) -> Any:
+    """The raw inputs -> the encoded float matrix (n, d): the preprocessing every member of a pack shares."""
+    import keras
+
+    inputs, x = _preprocess(schema)
+    return keras.Model(inputs, x, name="encoder")
+
+
+def head(hp: dict[str, Any], width: int, n_classes: int, seed: int | None, name: str) -> Any:
+    """One configuration's layers on the encoded matrix (n, `width`) -> its probabilities."""
+    import keras
+
+    x = inputs = keras.Input(shape=(width,), name=f"{name}_encoded")
+    x = hidden_layers(x, Architecture.of(hp), seed=seed)
+    binary = n_classes == 2
+    activation = "sigmoid" if binary else "softmax"
+    out = dense(None, x.shape[-1], 1 if binary else n_classes, activation, 0.0, "proba", layer_seed(seed, -1))
+    return keras.Model(inputs, out(x), name=name)
+
+
+def loss(n_classes: int) -> Any:
+    """A single model's loss: the cross-entropy of its probabilities."""
+    import keras
+
+    if n_classes == 2:
+        return keras.losses.BinaryCrossentropy()
+    return keras.losses.SparseCategoricalCrossentropy()
 
 
 def build_model(hp: dict[str, Any], schema: list[ColumnSchema], n_classes: int, steps_per_execution: int) -> Any:

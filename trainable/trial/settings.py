@@ -27,3 +27,6 @@ class TrialSettings:
     # (export.threshold, export.target_sensitivity) when the sweep constrains the operating point: each
     # epoch then also reports `val_sensitivity` and `val_specificity` at the threshold chosen on validation.
     operating_point: tuple[str, float | None] | None
+    # The name of the sweep's early-stopping referee, a Ray actor applying ASHA's rule to every configuration
+    # of every pack (`search.sweep.early_stopping`); None: no early stopping.
+    rungs: str | None

@@ -36,17 +36,17 @@ from typing import TYPE_CHECKING, Any
 
 from trainable.data.dataset import Dataset
 from trainable.data.encoding import to_model_input
-from trainable.names import N_PARAMS, NODE
+from trainable.names import NODE
 from trainable.runtime.environment import import_keras
 from trainable.runtime.tf import configure_tensorflow, reset_between_trials
-from trainable.trial.checkpoint import MODEL_FILE, TrialState, read_state
+from trainable.trial.checkpoint import TrialState, read_pack_checkpoint
 from trainable.trial.settings import TrialSettings
 from trainable.trial.validation import Scheme, scheme_for
 
 if TYPE_CHECKING:
-    from trainable.trial.epoch_callback import Report
+    from trainable.trial.epoch_callback import MemberRun, Referee, Report
 
-__all__ = ["fit_and_report", "train_trial"]
+__all__ = ["fit_and_report", "pack_config", "referee_of", "train_trial"]
 
 
 def _node_id() -> str:
@@ -61,69 +61,89 @@ def _node_id() -> str:
         return "local"
 
 
-def _milestones(settings: TrialSettings) -> set[int] | None:
-    if not settings.checkpoint_epochs:
-        return None
-    return set(settings.checkpoint_epochs) | {settings.max_epochs}
-
-
 EAGER_MAX_STEPS = 32  # a trial of at most this many steps in all runs eagerly
 
 
-def _model(hp: dict[str, Any], scheme: Scheme, restore_dir: str | None, max_epochs: int) -> Any:
-    """The trial's model. One call into TensorFlow per epoch (steps_per_execution): less Python per
-    batch. Tracing that call costs ~0.5-1 s, more than a few dozen eager steps: a trial that will take
-    at most `EAGER_MAX_STEPS` steps (1 epoch of a small table) runs eagerly instead."""
-    from trainable.trial.model import load_model
+def pack_config(hps: list[dict[str, Any]], names: list[str] | None = None, seeds: list[int] | None = None) -> dict:
+    """A pack's config (what Tune's `config` holds) for the configurations `hps`, which share the batch size:
+    `{"batch_size": b, "members": [{"id", "hp", "seed"?, "number"?}, ...]}`. `names` default to `m0`, `m1`..;
+    `seeds` to the trial settings' seed."""
+    sizes = {int(hp["batch_size"]) for hp in hps}
+    if len(sizes) != 1:
+        raise ValueError(f"a pack's configurations share one batch size, got {sorted(sizes)}")
+    members: list[dict[str, Any]] = [{"id": names[i] if names else f"m{i}", "hp": dict(hp)} for i, hp in enumerate(hps)]
+    for member, seed in zip(members, seeds or ()):
+        member["seed"] = int(seed)
+    return {"batch_size": sizes.pop(), "members": members}
 
-    steps = max(1, math.ceil(len(scheme.data.y_train) / int(hp["batch_size"])))
-    if restore_dir is not None:
-        model = load_model(os.path.join(restore_dir, MODEL_FILE))
-    else:
-        model = scheme.build(hp, steps)
-    model.run_eagerly = steps * max_epochs <= EAGER_MAX_STEPS
+
+def _runs(config: dict[str, Any], states: dict[str, TrialState]) -> list[MemberRun]:
+    from trainable.trial.epoch_callback import MemberRun
+
+    return [
+        MemberRun(i, str(m["id"]), m.get("number"), states.get(str(m["id"]), TrialState()))
+        for i, m in enumerate(config["members"])
+    ]
+
+
+def _pack(config: dict[str, Any], settings: TrialSettings, scheme: Scheme, steps: int) -> Any:
+    from trainable.trial.pack import Member, build_pack
+
+    members = [Member(dict(m["hp"]), int(m.get("seed", settings.seed)), str(m["id"])) for m in config["members"]]
+    model = build_pack(members, scheme, steps)
+    model.run_eagerly = steps * settings.max_epochs <= EAGER_MAX_STEPS
     return model
 
 
+def _restore(model: Any, runs: list[MemberRun], arrays: dict[str, Any]) -> None:
+    """The pack's weights and optimizer state as checkpointed; finished members frozen."""
+    model.load_state(arrays)
+    for run in runs:
+        if f"b/{run.index}/0" in arrays:
+            run.best_weights = [arrays[f"b/{run.index}/{j}"] for j in range(len(model.heads[run.index].weights))]
+        if run.state.finished:
+            model.freeze(run.index)
+
+
 def fit_and_report(
-    hp: dict[str, Any],
+    config: dict[str, Any],
     settings: TrialSettings,
     data: Dataset,
     report: Report,
     restore_dir: str | None = None,
     entered_at: float | None = None,
+    referee: Referee | None = None,
 ) -> dict[str, Any]:
-    """Train one model, calling `report(metrics, checkpoint_dir or None)` per epoch;
-    returns the last reported metrics ({} when a restored trial had finished)."""
-    from trainable.trial.epoch_callback import CheckpointPlan, EpochReporter  # subclasses a Keras class
+    """Train a pack (`pack_config`), calling `report(metrics, checkpoint_dir or None)` per epoch;
+    returns the last reported metrics ({} when a restored pack had finished)."""
+    from trainable.trial.epoch_callback import PackReporter  # subclasses a Keras class
 
     started = time.perf_counter()
     reset_between_trials()
     import_keras().utils.set_random_seed(settings.seed)
-    state = TrialState() if restore_dir is None else read_state(restore_dir)
-    if state.done(settings.max_epochs):
+    epoch, states, arrays = (0, {}, {}) if restore_dir is None else read_pack_checkpoint(restore_dir)
+    runs = _runs(config, states)
+    if all(r.state.done(settings.max_epochs) for r in runs):
         return {}  # it ended before Tune recorded it: Tune keeps its last result
     scheme = scheme_for(data)
-    model = _model(hp, scheme, restore_dir, settings.max_epochs)
+    batch_size = int(config["batch_size"])
+    steps = max(1, math.ceil(len(scheme.data.y_train) / batch_size))
+    model = _pack(config, settings, scheme, steps)
+    if restore_dir is not None:
+        _restore(model, runs, arrays)
     started_at = time.time()
-    fixed = {
-        N_PARAMS: int(model.count_params()),
-        NODE: _node_id(),
-        "started_at": started_at,
-        "entered_at": entered_at or started_at,
-        "pid": os.getpid(),
-    }
-    saved = model.get_weights() if restore_dir is not None else None  # what the latest checkpoint holds
-    reporter = EpochReporter(
-        settings, scheme, report, state, CheckpointPlan(_milestones(settings), saved), fixed, started
-    )
+    node = _node_id()
+    for run in runs:
+        run.fixed[NODE] = node
+    fixed = {NODE: node, "started_at": started_at, "entered_at": entered_at or started_at, "pid": os.getpid()}
+    reporter = PackReporter(settings, scheme, report, runs, referee, fixed, started)
     y, fit_options = scheme.targets(settings.class_weight == "balanced")
     model.fit(
         to_model_input(data.X_train),
         y,
-        batch_size=int(hp["batch_size"]),
+        batch_size=batch_size,
         epochs=settings.max_epochs,
-        initial_epoch=state.epoch,
+        initial_epoch=epoch,
         shuffle=True,  # shuffles features and labels together
         verbose=0,
         callbacks=[reporter],
@@ -132,8 +152,18 @@ def fit_and_report(
     return reporter.last
 
 
+def referee_of(settings: TrialSettings) -> Referee | None:
+    """The sweep's early-stopping referee (a Ray actor, `TrialSettings.rungs`), or None."""
+    if not settings.rungs:
+        return None
+    import ray
+
+    handle = ray.get_actor(settings.rungs)
+    return lambda asked: list(ray.get(handle.decide.remote(asked)))
+
+
 def train_trial(config: dict[str, Any], data: Dataset, settings: TrialSettings) -> None:
-    """The Ray Tune function trainable: one trial of the sampled hyperparameters `config`."""
+    """The Ray Tune function trainable: one pack (`pack_config`) of sampled configurations."""
     entered_at = time.time()  # the trial is running (before TensorFlow is imported)
     configure_tensorflow(settings.cpus)
     from ray import tune
@@ -147,9 +177,10 @@ def train_trial(config: dict[str, Any], data: Dataset, settings: TrialSettings) 
         tune.report(metrics, checkpoint=checkpoint)
         waited[0] += time.perf_counter() - t0
 
+    referee = referee_of(settings)
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
-        fit_and_report(config, settings, data, report, entered_at=entered_at)
+        fit_and_report(config, settings, data, report, entered_at=entered_at, referee=referee)
     else:
         with checkpoint.as_directory() as restore_dir:
-            fit_and_report(config, settings, data, report, restore_dir, entered_at)
+            fit_and_report(config, settings, data, report, restore_dir, entered_at, referee)

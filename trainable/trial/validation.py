@@ -4,6 +4,9 @@ Contract: `scheme_for(data)` returns the `Dataset`'s scheme, `Holdout` (one
 validation split) or `CrossValidation` (`data.n_folds` folds). Both answer
 the same questions, so a trial, the export and the report need not know which:
 - `build(hp, steps)`: the compiled model to train;
+- `encoder()`, `head(hp, encoded, seed, name)`, `loss()`: the pieces of a pack
+  (`trainable.trial.pack`): the shared preprocessing, one configuration's
+  layers on its output, and one configuration's loss;
 - `targets(class_weight)`: `(y, fit keyword arguments)` for `model.fit` on
   `data.X_train`;
 - `validation(output)`: the validation probabilities for `data.y_val`, from the
@@ -45,6 +48,21 @@ class Holdout:
 
         return build_model(hp, self.data.schema, self.data.n_classes, steps_per_execution=steps)
 
+    def encoder(self) -> Any:
+        from trainable.trial.model import encoder
+
+        return encoder(self.data.schema)
+
+    def head(self, hp: dict[str, Any], encoded: Any, seed: int | None, name: str) -> Any:
+        from trainable.trial.model import head
+
+        return head(hp, int(encoded.shape[-1]), self.data.n_classes, seed, name)
+
+    def loss(self) -> Any:
+        from trainable.trial.model import loss
+
+        return loss(self.data.n_classes)
+
     def targets(self, class_weight: bool) -> tuple[np.ndarray, dict[str, Any]]:
         y = self.data.y_train
         return y, {"class_weight": _balanced(y) if class_weight else None}
@@ -67,6 +85,22 @@ class CrossValidation:
         from trainable.trial.fold_model import build_fold_model
 
         return build_fold_model(hp, list(self.data.fold_schemas or ()), self.data.n_classes, steps_per_execution=steps)
+
+    def encoder(self) -> Any:
+        from trainable.trial.fold_model import fold_encoder
+
+        return fold_encoder(list(self.data.fold_schemas or ()))
+
+    def head(self, hp: dict[str, Any], encoded: Any, seed: int | None, name: str) -> Any:
+        from trainable.trial.fold_model import fold_head
+
+        k, width = int(encoded.shape[-2]), int(encoded.shape[-1])
+        return fold_head(hp, k, width, self.data.n_classes, seed, name)
+
+    def loss(self) -> Any:
+        from trainable.trial.layers import FoldLoss
+
+        return FoldLoss(self.data.n_classes)
 
     def targets(self, class_weight: bool) -> tuple[np.ndarray, dict[str, Any]]:
         """(n, 1 + k): each row's label, then its weight for each fold-model (0 where held out)."""

@@ -134,27 +134,33 @@ def test_the_error_column_names_the_exception_or_a_dead_worker(tmp_path):
     )
 
 
-def test_a_trials_row_is_named_by_its_own_folder_not_by_its_last_metrics(tmp_path):
+def test_a_packs_rows_are_named_by_its_own_folder_and_config_not_by_its_last_metrics(tmp_path):
     from types import SimpleNamespace
 
     from search.sweep.tune_rows import rows_of_results
 
-    # a failed actor reuse: the lost trial's result carries the previous trial's metrics
+    # a failed actor reuse: the lost pack's result carries the previous pack's metrics
+    metrics = {"epoch": 1, "members": {"aaa-0": {"epoch": 1, "best_epoch": 1, "best_val_loss": 0.3}}}
     results = [
         SimpleNamespace(
-            metrics={"trial_id": "aaa", "epoch": 1},
+            metrics=metrics,
             path=str(tmp_path / "trial_aaa"),
-            config={},
+            config={"batch_size": 32, "members": [{"id": "aaa-0", "hp": {"batch_size": 32}}]},
             error=None,
             checkpoint=None,
         ),
         SimpleNamespace(
-            metrics={"trial_id": "aaa", "epoch": 1},
+            metrics=metrics,
             path=str(tmp_path / "trial_bbb"),
-            config={},
+            config={"batch_size": 32, "members": [{"id": "bbb-0", "hp": {"batch_size": 32}}]},
             error="RuntimeError: lost",
             checkpoint=None,
         ),
     ]
-    rows = rows_of_results(results, max_epochs=1, out=tmp_path)
-    assert [r["trial_id"] for r in rows] == ["aaa", "bbb"]
+    rows, sampled = rows_of_results(results, max_epochs=1, out=tmp_path)
+    assert [(r["trial_id"], r["pack"], r["status"]) for r in rows] == [
+        ("aaa-0", "aaa", "completed"),
+        ("bbb-0", "bbb", "error"),
+    ]
+    assert rows[0]["val_loss"] == 0.3 and rows[1]["val_loss"] is None
+    assert sampled == {"aaa-0": {"batch_size": 32}, "bbb-0": {"batch_size": 32}}
