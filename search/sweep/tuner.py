@@ -88,14 +88,15 @@ def _trainable(cfg: Config, fn: Callable[..., None], **parameters: Any) -> Any:
     return tune.with_resources(tune.with_parameters(fn, **parameters), {"cpu": cfg.train.cpus_per_trial})
 
 
-def _sweep_trainable(cfg: Config, data: Dataset, trial: TrialFn | None) -> Any:
-    """The sweep's trainable, its settings naming a fresh early-stopping referee (Ray is up)."""
+def _sweep_trainable(cfg: Config, data: Dataset, trial: TrialFn | None) -> tuple[Any, str | None]:
+    """The sweep's trainable, its settings naming a fresh early-stopping referee (Ray is up), and that name."""
     from search.sweep.early_stopping import start_referee
     from trainable.trial.train import train_trial
 
     metrics, modes = _targets(cfg)
-    settings = trial_settings(cfg, start_referee(cfg, metrics[0], modes[0]))
-    return _trainable(cfg, trial or train_trial, data=data.without_test(), settings=settings)
+    referee = start_referee(cfg, metrics[0], modes[0])
+    settings = trial_settings(cfg, referee)
+    return _trainable(cfg, trial or train_trial, data=data.without_test(), settings=settings), referee
 
 
 def sweep_pack_sizes(cfg: Config, data: Dataset) -> list[int]:
@@ -188,9 +189,13 @@ def make_tuner(
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
 
+    from search.sweep.early_stopping import RungRecords
+
     sizes = sweep_pack_sizes(cfg, data)
+    trainable, referee = _sweep_trainable(cfg, data, trial)
+    records = [RungRecords(referee)] if referee else []
     return tune.Tuner(
-        _sweep_trainable(cfg, data, trial),
+        trainable,
         tune_config=tune.TuneConfig(  # metric and mode live on the searcher (several objectives)
             search_alg=_searcher(cfg, out, sizes),
             num_samples=len(sizes),
@@ -200,7 +205,7 @@ def make_tuner(
             trial_name_creator=_name,
             trial_dirname_creator=_name,
         ),
-        run_config=_run_config(cfg, location, [*callbacks, JsonLoggerCallback()]),
+        run_config=_run_config(cfg, location, [*callbacks, *records, JsonLoggerCallback()]),
     )
 
 
@@ -255,7 +260,8 @@ def restore_tuner(cfg: Config, data: Dataset, experiment: str, trial: TrialFn | 
     kept, unfinished ones continued from their checkpoints, errored ones retried."""
     from ray import tune
 
-    return tune.Tuner.restore(experiment, trainable=_sweep_trainable(cfg, data, trial), resume_errored=True)
+    trainable, _ = _sweep_trainable(cfg, data, trial)  # the same referee name: its records come back (RungRecords)
+    return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
 
 
 def grid_tuner(

@@ -142,3 +142,24 @@ def test_a_members_checkpointed_model_predicts_what_its_branch_did(tmp_path):
         exported = predict_proba(scheme.export(model), data.X_val)
         folds = probabilities(np.asarray(model(to_model_input(data.X_val), training=False)))
         np.testing.assert_allclose(exported, folds.mean(axis=1), rtol=0, atol=1e-6)
+
+
+def test_the_rung_records_outlive_the_driver_in_tunes_saved_state(ray_session, tiny):
+    """What a resumed sweep's referee starts from: the records `RungRecords` saved with Tune's state."""
+    import ray
+
+    from search.sweep.early_stopping import RungRecords, start_referee
+
+    cfg = tiny(name="rungs", **{"search.early_stopping": {"enabled": True, "grace_period": 1, "reduction_factor": 2}})
+    name = start_referee(cfg, "best_val_loss", "min")
+    referee = ray.get_actor(name)
+    asked = {"a-0": (1, {"best_val_loss": 0.2}), "a-1": (1, {"best_val_loss": 0.9})}
+    assert ray.get(referee.decide.remote(asked)) == ["a-1"]  # a-0 recorded first: a-1 is below its cutoff
+    saved = RungRecords(name).get_state()
+
+    assert start_referee(cfg, "best_val_loss", "min") == name  # the resumed sweep's referee: a new actor...
+    fresh = ray.get_actor(name)
+    assert ray.get(fresh.decide.remote({"b-0": (1, {"best_val_loss": 0.8})})) == []  # ...with empty records
+    start_referee(cfg, "best_val_loss", "min")
+    RungRecords(name).set_state(saved)  # as Tune.restore does
+    assert ray.get(ray.get_actor(name).decide.remote({"b-0": (1, {"best_val_loss": 0.8})})) == ["b-0"]
