@@ -9,7 +9,9 @@ the other) with its weights in memory, and marks it finished when it
 diverged (a non-finite loss: `diverged`), reached the last epoch, or early
 stopping stopped it (`Referee`: ASHA's rule across the members of every
 pack, `stopped`). A finished member is frozen at once (`PackModel.freeze`);
-when none is left, training stops. Then it calls `report(metrics,
+the step is traced again without the frozen ones when the epochs left repay
+the trace (`_retrace_pays`, from this pack's own epoch times); when none is
+left, training stops. Then it calls `report(metrics,
 checkpoint_dir or None)`: `metrics[MEMBERS]` holds each member's metrics
 (the keys a single trial reports: the epoch's, the best epoch's `best_val_*`
 and `best_epoch`, its own `n_params` and `latency_ms` measured on the member
@@ -128,6 +130,7 @@ class PackReporter(keras.callbacks.Callback):
         self.started = started  # perf_counter at the trial's start: the pack's `train_seconds`
         self.X_val = to_model_input(self.data.X_val)
         self.epoch_started = time.perf_counter()
+        self.epoch_seconds: list[float] = []  # of each epoch trained here (the first includes the trace)
         self.last: dict[str, Any] = {}  # the latest reported metrics
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -135,8 +138,9 @@ class PackReporter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs, n = logs or {}, epoch + 1
+        self.epoch_seconds.append(time.perf_counter() - self.epoch_started)
         training = [r for r in self.runs if r.index in self.model.active]
-        share = (time.perf_counter() - self.epoch_started) / max(1, len(training))
+        share = self.epoch_seconds[-1] / max(1, len(training))
         outputs = self.model.outputs(self.X_val)
         improved = False
         for run in training:
@@ -149,12 +153,25 @@ class PackReporter(keras.callbacks.Callback):
                 self.model.freeze(run.index)
         if not self.model.active:
             self.model.stop_training = True
+        elif self._retrace_pays(n):
+            self.model.retrace()
         self.last = self._metrics(n)
         if (improved and self.every_improvement) or n in self.milestones or not self.model.active:
             with write_pack_checkpoint(n, self._arrays(), [self._saved(r) for r in self.runs]) as folder:
                 self.report(self.last, folder)
         else:
             self.report(self.last, None)
+
+    def _retrace_pays(self, n: int) -> bool:
+        """Whether tracing the step again without the frozen members saves time over the epochs left: the
+        frozen members' share of an epoch, times the epochs left, against a trace (the first epoch's excess
+        over a later one), for the members left. Both measured in this pack."""
+        traced, active = len(self.model.traced), len(self.model.active)
+        if active == traced or len(self.epoch_seconds) < 2:
+            return False
+        first, later = self.epoch_seconds[0], float(np.median(self.epoch_seconds[1:]))
+        saved = (self.settings.max_epochs - n) * later * (traced - active) / traced
+        return saved > max(0.0, first - later) * active / traced
 
     def _score(self, run: MemberRun, n: int, loss: float, output: np.ndarray) -> bool:
         """Score `run`'s epoch `n`; True when it improved on its best."""

@@ -18,9 +18,12 @@ per-step cost of Keras (the Python loop, dispatch, the data pipeline) is
 paid once for the pack, which is where packing wins on small tables.
 
 `freeze(i)` takes member i out of training at once (stopped early, or
-diverged): its weights and optimizer state stay as they are, and the train
-function is traced again without it, so its layers cost nothing from then
-on. `outputs(X)` are the active members' outputs; `member_model(i)` is member
+diverged): its update is masked out inside the traced step, so its weights
+and optimizer state stay exactly as they are, without a new trace (which
+costs about a first epoch). `retrace()` traces the step again without the
+frozen members, whose forward and backward passes then cost nothing: worth
+it when enough epochs remain (the epoch callback decides, from measured
+times). `outputs(X)` are the active members' outputs; `member_model(i)` is member
 i alone as a Keras model on the raw inputs (what is checkpointed and
 exported: the same layers, so its predictions equal the member's branch);
 `state()`/`load_state(arrays)` are every member's weights and optimizer
@@ -63,7 +66,9 @@ class PackModel(keras.Model):
         self.heads = heads
         self.member_optimizers = optimizers
         self.member_loss = loss
-        self.active = list(range(len(heads)))
+        self.active = list(range(len(heads)))  # members still training
+        self.traced = list(range(len(heads)))  # members the train function computes (frozen ones masked out)
+        self.training_mask = keras.Variable([1.0] * len(heads), trainable=False, name="training_mask")
         self.trackers = [keras.metrics.Mean(name=f"loss_{i}") for i in range(len(heads))]
         self._alone: dict[int, Any] = {}
 
@@ -82,27 +87,45 @@ class PackModel(keras.Model):
         with tf.GradientTape() as tape:
             z = self.encoder(x, training=True)
             losses = []
-            for i in self.active:
+            for i in self.traced:
                 head = self.heads[i]
                 loss = self.member_loss(y, head(z, training=True), sample_weight)
                 if head.losses:
                     loss = loss + tf.add_n(head.losses)
                 losses.append(loss)
             total = tf.add_n(losses)
-        variables = [head_vars for i in self.active for head_vars in self.heads[i].trainable_variables]
+        variables = [head_vars for i in self.traced for head_vars in self.heads[i].trainable_variables]
         gradients = tape.gradient(total, variables)
         start = 0
-        for i, loss in zip(self.active, losses):
+        for i, loss in zip(self.traced, losses):
             own = self.heads[i].trainable_variables
-            self.member_optimizers[i].apply(gradients[start : start + len(own)], own)
+            grads = gradients[start : start + len(own)]
             start += len(own)
+            self._apply(i, grads, own, loss)
+        return {f"loss_{i}": self.trackers[i].result() for i in self.traced}
+
+    def _apply(self, i: int, gradients: list[Any], variables: list[Any], loss: Any) -> None:
+        """Member `i`'s own update, skipped (its weights and optimizer state untouched) once it is frozen."""
+        import tensorflow as tf
+
+        def update() -> Any:
+            self.member_optimizers[i].apply(gradients, variables)
             self.trackers[i].update_state(loss)
-        return {f"loss_{i}": self.trackers[i].result() for i in self.active}
+            return tf.constant(True)
+
+        tf.cond(self.training_mask[i] > 0, update, lambda: tf.constant(False))
 
     def freeze(self, i: int) -> None:
-        """Take member `i` out of training from the next step on."""
+        """Take member `i` out of training from the next step on (its update masked out: no new trace)."""
         if i in self.active:
             self.active.remove(i)
+            self.training_mask[i].assign(0.0)
+
+    def retrace(self) -> None:
+        """Trace the train function again with the members still training only: their steps get cheaper
+        by the frozen members' share, for the cost of a trace (`trainable.trial.epoch_callback` decides)."""
+        if self.traced != self.active:
+            self.traced = list(self.active)
             self.make_train_function(force=True)
 
     def outputs(self, X: Any) -> dict[int, np.ndarray]:

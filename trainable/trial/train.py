@@ -103,6 +103,7 @@ def _restore(model: Any, runs: list[MemberRun], arrays: dict[str, Any]) -> None:
             run.best_weights = [arrays[f"b/{run.index}/{j}"] for j in range(len(model.heads[run.index].weights))]
         if run.state.finished:
             model.freeze(run.index)
+    model.retrace()  # (before the first trace: only the members left to train are traced)
 
 
 def fit_and_report(

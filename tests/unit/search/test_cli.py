@@ -35,6 +35,7 @@ def _refused(result, expected: str) -> None:
     [
         (["--trials", "0"], "`search.trials`"),
         (["--max-epochs", "-1"], "`train.max_epochs`"),
+        (["--pack", "0"], "`search.pack`: must be auto or a number of configurations >= 1, got 0"),
         (["--data", "{tmp}/missing.npy"], "missing.npy: data file not found"),
         (["--data", "{tmp}/bad.npy"], "bad.npy: expected a 2-D array"),
         (["--data", "{tmp}/t.csv"], "t.csv: a table needs a label column"),
