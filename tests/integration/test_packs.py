@@ -163,3 +163,42 @@ def test_the_rung_records_outlive_the_driver_in_tunes_saved_state(ray_session, t
     start_referee(cfg, "best_val_loss", "min")
     RungRecords(name).set_state(saved)  # as Tune.restore does
     assert ray.get(ray.get_actor(name).decide.remote({"b-0": (1, {"best_val_loss": 0.8})})) == ["b-0"]
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "rmsprop", "sgd"])
+def test_the_gated_updates_give_kerass_weights_bitwise_and_leave_a_frozen_member_as_it_is(name):
+    import tensorflow as tf
+
+    from trainable.runtime._compat import gated_update
+    from trainable.trial.architecture import Architecture
+
+    def optimizer():
+        return Architecture.of(hyperparameters(optimizer=name, learning_rate=3e-3)).optimizer()
+
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=(3,)).astype("float32")]
+    grads = [[tf.constant(rng.normal(size=w.shape).astype("float32")) for w in start] for _ in range(6)]
+    ends = []
+    for how in ("keras", "gated", "frozen"):
+        import keras
+
+        variables, opt = [keras.Variable(w) for w in start], optimizer()
+        opt.build(variables)
+
+        def make_step(how=how, opt=opt, variables=variables):
+            @tf.function
+            def step(g):
+                if how == "keras":
+                    opt.apply(g, variables)
+                else:
+                    assert gated_update(opt, g, variables, tf.constant(how == "gated"))
+
+            return step
+
+        step = make_step()
+        for g in grads:
+            step(g)
+        ends.append([v.numpy() for v in variables])
+    keras_end, gated_end, frozen_end = ends
+    assert all(np.array_equal(a, b) for a, b in zip(keras_end, gated_end))
+    assert all(np.array_equal(a, b) for a, b in zip(frozen_end, start)) and not np.array_equal(keras_end[0], start[0])

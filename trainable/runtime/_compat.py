@@ -14,6 +14,16 @@ different results).
   last report and before the next trial could start. Autotuning only sizes
   buffers and parallelism: batches, order and results are the same. Patches
   Keras's `ArrayDataAdapter.get_tf_dataset` process-wide, once.
+- `gated_update(optimizer, grads, variables, gate)`: the update of Keras's
+  Adam, AdamW, RMSprop and SGD (with momentum), written with TensorFlow ops
+  directly, applied where a traced boolean `gate` holds (a pack's member
+  still training) and leaving everything as it is where it does not. Keras's
+  own `apply` goes through `keras.ops` per operation per variable, and gating
+  it needs a `tf.cond` per member: tracing those was ~60% of tracing a pack's
+  train step. The arithmetic is Keras's, operation for operation (a test
+  checks the weights bitwise against Keras's optimizers); it reads Keras's
+  `_momentums`, `_velocities` and `_get_variable_index`. False for another
+  optimizer (Nadam) or configuration: the caller gates Keras's own `apply`.
 - `function_graphs()`, `dismantle(graph)`, `function_names()`,
   `remove_function(name)`: TensorFlow's traced function graphs and the eager
   context's registered functions, which `trainable.runtime.tf` releases
@@ -29,6 +39,7 @@ from typing import Any
 __all__ = [
     "CHECKED",
     "autotune_disabled",
+    "gated_update",
     "disable_array_autotune",
     "dismantle",
     "function_graphs",
@@ -105,3 +116,78 @@ def function_names() -> set[str]:
 
 def remove_function(name: str) -> None:
     _context().remove_function(name)
+
+
+def _adam(self: Any, tf: Any, grads: list[Any], variables: list[Any], gate: Any) -> None:
+    dtype = variables[0].dtype
+    lr = tf.cast(self.learning_rate, dtype)
+    if getattr(self, "weight_decay", None) is not None:  # AdamW: Keras decays first
+        wd = tf.cast(self.weight_decay, dtype)
+        for variable in variables:
+            variable.assign(tf.where(gate, variable - variable * wd * lr, variable))
+    local_step = tf.cast(self.iterations + 1, dtype)
+    beta_1_power = tf.pow(tf.cast(self.beta_1, dtype), local_step)
+    beta_2_power = tf.pow(tf.cast(self.beta_2, dtype), local_step)
+    alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    for gradient, variable in zip(grads, variables):
+        i = self._get_variable_index(variable)
+        m, v, gradient = self._momentums[i].value, self._velocities[i].value, tf.cast(gradient, dtype)
+        m_new = m + tf.multiply(tf.subtract(gradient, m), 1 - self.beta_1)
+        v_new = v + tf.multiply(tf.subtract(tf.square(gradient), v), 1 - self.beta_2)
+        m.assign(tf.where(gate, m_new, m))
+        v.assign(tf.where(gate, v_new, v))
+        step = tf.divide(tf.multiply(m_new, alpha), tf.add(tf.sqrt(v_new), self.epsilon))
+        variable.assign(tf.where(gate, variable - step, variable))
+
+
+def _sgd(self: Any, tf: Any, grads: list[Any], variables: list[Any], gate: Any) -> None:
+    dtype = variables[0].dtype
+    lr, momentum = tf.cast(self.learning_rate, dtype), tf.cast(self.momentum, dtype)
+    for gradient, variable in zip(grads, variables):
+        m = self.momentums[self._get_variable_index(variable)].value
+        m_new = tf.subtract(tf.multiply(m, momentum), tf.multiply(tf.cast(gradient, dtype), lr))
+        m.assign(tf.where(gate, m_new, m))
+        variable.assign(tf.where(gate, variable + m_new, variable))
+
+
+def _rmsprop(self: Any, tf: Any, grads: list[Any], variables: list[Any], gate: Any) -> None:
+    dtype = variables[0].dtype
+    lr, rho = tf.cast(self.learning_rate, dtype), self.rho
+    for gradient, variable in zip(grads, variables):
+        velocity = self._velocities[self._get_variable_index(variable)].value
+        gradient = tf.cast(gradient, dtype)
+        velocity_new = tf.add(tf.multiply(rho, velocity), tf.multiply(1 - rho, tf.square(gradient)))
+        velocity.assign(tf.where(gate, velocity_new, velocity))
+        increment = tf.divide(tf.multiply(lr, gradient), tf.sqrt(tf.add(velocity_new, self.epsilon)))
+        variable.assign(tf.where(gate, variable - increment, variable))
+
+
+def _plain(optimizer: Any) -> bool:
+    """Configured as `Architecture.optimizer` makes them: no clipping, EMA, accumulation, loss scale, AMSGrad,
+    centering, Nesterov, or per-variable decay exclusions; Keras's internals where they were."""
+    off = ("clipnorm", "clipvalue", "global_clipnorm", "gradient_accumulation_steps", "loss_scale_factor")
+    return (
+        not any(getattr(optimizer, name, None) for name in off)
+        and not any(getattr(optimizer, name, False) for name in ("use_ema", "amsgrad", "centered", "nesterov"))
+        and not getattr(optimizer, "_exclude_from_weight_decay", None)
+        and not getattr(optimizer, "_exclude_from_weight_decay_pattern", None)
+        and float(getattr(optimizer, "momentum", 0.0) or 0.0) >= 0.0
+        and hasattr(optimizer, "_get_variable_index")
+    )
+
+
+def gated_update(optimizer: Any, grads: list[Any], variables: list[Any], gate: Any) -> bool:
+    """Inside a traced step: `optimizer`'s update of `variables` where the scalar boolean `gate` holds (left
+    exactly as they are where it does not), its step counter advanced by the gate. False (nothing done) for
+    an optimizer without a direct update: the caller then gates Keras's own `apply`."""
+    import keras
+    import tensorflow as tf
+
+    steps = {keras.optimizers.Adam: _adam, keras.optimizers.AdamW: _adam, keras.optimizers.RMSprop: _rmsprop}
+    steps[keras.optimizers.SGD] = _sgd
+    step = steps.get(type(optimizer))
+    if step is None or not _plain(optimizer) or (step is _rmsprop and optimizer.momentum > 0):
+        return False
+    step(optimizer, tf, list(grads), [getattr(v, "value", v) for v in variables], gate)
+    optimizer.iterations.assign_add(tf.cast(gate, optimizer.iterations.dtype))
+    return True

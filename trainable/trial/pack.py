@@ -105,15 +105,23 @@ class PackModel(keras.Model):
         return {f"loss_{i}": self.trackers[i].result() for i in self.traced}
 
     def _apply(self, i: int, gradients: list[Any], variables: list[Any], loss: Any) -> None:
-        """Member `i`'s own update, skipped (its weights and optimizer state untouched) once it is frozen."""
+        """Member `i`'s own update, skipped (its weights and optimizer state untouched) once it is frozen:
+        Keras's optimizer arithmetic gated directly (`trainable.runtime._compat.gated_update`), else its
+        `apply` under a `tf.cond`."""
         import tensorflow as tf
 
-        def update() -> Any:
-            self.member_optimizers[i].apply(gradients, variables)
-            self.trackers[i].update_state(loss)
-            return tf.constant(True)
+        from trainable.runtime._compat import gated_update
 
-        tf.cond(self.training_mask[i] > 0, update, lambda: tf.constant(False))
+        gate = self.training_mask[i] > 0
+        optimizer = self.member_optimizers[i]
+        if not gated_update(optimizer, gradients, variables, gate):
+
+            def update() -> Any:
+                optimizer.apply(gradients, variables)
+                return tf.constant(True)
+
+            tf.cond(gate, update, lambda: tf.constant(False))
+        self.trackers[i].update_state(loss, sample_weight=tf.cast(gate, loss.dtype))
 
     def freeze(self, i: int) -> None:
         """Take member `i` out of training from the next step on (its update masked out: no new trace)."""
