@@ -165,11 +165,26 @@ def test_the_rung_records_outlive_the_driver_in_tunes_saved_state(ray_session, t
     assert ray.get(ray.get_actor(name).decide.remote({"b-0": (1, {"best_val_loss": 0.8})})) == ["b-0"]
 
 
+def _traced_step(how: str, opt, variables):
+    """One traced optimizer step: Keras's `apply`, or the gated update open ("gated") or shut ("frozen")."""
+    import tensorflow as tf
+
+    from trainable.runtime._compat import gated_update
+
+    @tf.function
+    def step(grads):
+        if how == "keras":
+            opt.apply(grads, variables)
+        else:
+            assert gated_update(opt, grads, variables, tf.constant(how == "gated"))
+
+    return step
+
+
 @pytest.mark.parametrize("name", ["adam", "adamw", "rmsprop", "sgd"])
 def test_the_gated_updates_give_kerass_weights_bitwise_and_leave_a_frozen_member_as_it_is(name):
     import tensorflow as tf
 
-    from trainable.runtime._compat import gated_update
     from trainable.trial.architecture import Architecture
 
     def optimizer():
@@ -185,17 +200,7 @@ def test_the_gated_updates_give_kerass_weights_bitwise_and_leave_a_frozen_member
         variables, opt = [keras.Variable(w) for w in start], optimizer()
         opt.build(variables)
 
-        def make_step(how=how, opt=opt, variables=variables):
-            @tf.function
-            def step(g):
-                if how == "keras":
-                    opt.apply(g, variables)
-                else:
-                    assert gated_update(opt, g, variables, tf.constant(how == "gated"))
-
-            return step
-
-        step = make_step()
+        step = _traced_step(how, opt, variables)
         for g in grads:
             step(g)
         ends.append([v.numpy() for v in variables])

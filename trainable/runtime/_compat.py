@@ -39,11 +39,11 @@ from typing import Any
 __all__ = [
     "CHECKED",
     "autotune_disabled",
-    "gated_update",
     "disable_array_autotune",
     "dismantle",
     "function_graphs",
     "function_names",
+    "gated_update",
     "remove_function",
     "unchecked_versions",
 ]
