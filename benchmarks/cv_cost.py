@@ -4,7 +4,7 @@
 
 Samples N configurations from the default search space (Optuna, seeded; the
 article's model first), then trains each one twice in this process with the
-trial code itself (`trainable.trial.train.fit_and_report`, one TensorFlow thread):
+trial code itself (`trainable.trial.train.fit_and_report`, a pack of one, one TensorFlow thread):
 once on one validation split (`search.cv.folds: 0`) and once as a K-fold
 trial (K fold-models trained together, validated out of fold). The order of
 the two alternates from one configuration to the next, so neither always
@@ -48,7 +48,7 @@ def sample_configs(n: int, seed: int) -> list[dict]:
 
 def train_seconds(hp: dict, data, epochs: int) -> float:
     from trainable.trial.settings import TrialSettings
-    from trainable.trial.train import fit_and_report
+    from trainable.trial.train import fit_and_report, pack_config
 
     settings = TrialSettings(
         max_epochs=epochs,
@@ -58,8 +58,9 @@ def train_seconds(hp: dict, data, epochs: int) -> float:
         class_weight=None,
         checkpoint_epochs=(epochs,),
         operating_point=None,
+        rungs=None,
     )
-    return float(fit_and_report(hp, settings, data, lambda metrics, checkpoint: None)["train_seconds"])
+    return float(fit_and_report(pack_config([hp]), settings, data, lambda metrics, checkpoint: None)["train_seconds"])
 
 
 def main() -> None:

@@ -1,20 +1,31 @@
 """Parallel efficiency of an hpsearch sweep against the bare Keras loop, in ONE run.
 
-    uv run python benchmarks/efficiency.py [--trials N] [--epochs E] [--json FILE]
+    uv run python benchmarks/efficiency.py [--trials N] [--epochs E] [--pack auto|P] [--json FILE]
 
 1. Samples N configurations from the default search space once (Optuna, seeded).
-2. (a) Bare loop: trains them one after another in this process with the same
-   trainable code (`trainable.trial.train.fit_and_report`), one TensorFlow thread,
-   and records each trial's seconds (model build + fit + per-epoch validation).
-3. (b) hpsearch: runs `hpsearch run` as a separate command on the same
-   configurations (enqueued in order, no early stopping, no seed trial) with
-   concurrency = CPUs, and reads the timings it leaves behind.
-4. (c) The machine's ceiling: `concurrency` bare loops side by side, each a
-   fresh process (Python, TensorFlow import, data) training every
-   concurrency-th configuration. No scheduler can beat this with the same
-   processes and code; its efficiency is what the cores allow.
+2. (b) hpsearch: runs `hpsearch run` as a separate command on those
+   configurations (enqueued, no early stopping, no seed trial) with
+   concurrency = CPUs and `search.pack` = `--pack` (default auto: several
+   configurations per Ray Tune trial, `search.sweep.packing`), and reads the
+   timings it leaves behind. A pack takes the enqueued configurations of its
+   batch size and samples the rest, so the configurations it trained are read
+   back from its trials' `params.json`: (a) and (c) train exactly those.
+3. (a) Bare loop: trains them one after another in this process with the same
+   trainable code (`trainable.trial.train.fit_and_report`, each a pack of
+   one), one TensorFlow thread, and records each configuration's seconds
+   (model build + fit + per-epoch validation).
+4. (c) The machine's ceiling without packing: `concurrency` bare loops side
+   by side, each a fresh process (Python, TensorFlow import, data) training
+   every concurrency-th configuration. No scheduler training one
+   configuration at a time can beat this with the same processes and code;
+   its efficiency is what the cores allow. A packed sweep can: its
+   efficiency may exceed 1.
 
-Prints a table and writes JSON with:
+Prints a table and writes JSON with (a "trial" is one configuration, a
+"pack" one Ray Tune trial training `pack_sizes` configurations):
+- `configs_per_s`: configurations per second of the sweep (Ray start
+  excluded), `end_to_end_configs_per_s` the same over the whole command, and
+  `ceiling_configs_per_s` that of (c)
 - `efficiency` = sum(bare trial s) / (concurrency x sweep wall s, Ray start excluded)
 - `end_to_end_efficiency` = the same with the whole command's wall time
 - `startup_s`: command start -> first trial running (its function entered)
@@ -22,12 +33,15 @@ Prints a table and writes JSON with:
   in the worker, model built and traced)
 - `after_sweep_s`: final leaderboard, validation intervals, export and report
 - `per_trial_overhead_s` = (concurrency x sweep wall - sum(bare)) / N, and
-  `per_trial_overhead_sweep_s` the same with the sweep's own trial seconds
-  (`train_seconds`, which include the contention of trials side by side)
-- `between_trials_s`: mean seconds from a trial's last report to the next
-  trial entering the same worker (Tune, Optuna, the actor's reset)
+  `per_trial_overhead_sweep_s` the same with the sweep's own pack seconds
+  (`train_seconds`, which include the contention of packs side by side);
+  negative when packing saves more than the sweep costs
+- `sweep_median_trial_s`: the median over configurations of their pack's
+  seconds / its size
+- `between_trials_s`: mean seconds from a pack's last report to the next
+  pack entering the same worker (Tune, Optuna, the actor's reset)
 - `peak_rss_mb_per_worker`, `rss_growth_pct` (a worker's RSS after its last
-  trial vs after its first; reused workers run many trials)
+  pack vs after its first; reused workers run many packs)
 - `side_by_side_wall_s`, `ceiling_efficiency` = sum(bare trial s) /
   (concurrency x side_by_side_wall_s), and `contention` = per-trial seconds of
   the side-by-side loops / the same trials alone (memory, caches: the cost of
@@ -76,7 +90,7 @@ def bare_loop(configs: list[dict], epochs: int) -> list[float]:
     from search.config.load import load_config
     from trainable.runtime.tf import configure_tensorflow
     from trainable.trial.settings import TrialSettings
-    from trainable.trial.train import fit_and_report
+    from trainable.trial.train import fit_and_report, pack_config
 
     configure_tensorflow(1)
     data = load_config(None, {"search.cv.folds": 0}).load_data()  # one validation split, as the sweep below
@@ -88,17 +102,19 @@ def bare_loop(configs: list[dict], epochs: int) -> list[float]:
         class_weight=None,
         checkpoint_epochs=None,
         operating_point=None,
+        rungs=None,
     )
     seconds = []
     for hp in configs:
         start = time.perf_counter()
-        fit_and_report(hp, settings, data, lambda metrics, ckpt: None)
+        fit_and_report(pack_config([hp]), settings, data, lambda metrics, ckpt: None)
         seconds.append(time.perf_counter() - start)
     return seconds
 
 
-def side_by_side(n: int, epochs: int, seed: int, concurrency: int) -> dict:
-    """(c): `concurrency` bare-loop processes at once; wall time and their trial seconds."""
+def side_by_side(configs_file: Path, n: int, epochs: int, concurrency: int) -> dict:
+    """(c): `concurrency` bare-loop processes at once, on the configurations in `configs_file`; wall time and
+    their trial seconds."""
     start = time.time()
     procs = [
         subprocess.Popen(
@@ -109,8 +125,8 @@ def side_by_side(n: int, epochs: int, seed: int, concurrency: int) -> dict:
                 str(n),
                 "--epochs",
                 str(epochs),
-                "--seed",
-                str(seed),
+                "--configs-file",
+                str(configs_file),
                 "--bare-part",
                 f"{k}/{concurrency}",
             ],
@@ -130,7 +146,7 @@ def side_by_side(n: int, epochs: int, seed: int, concurrency: int) -> dict:
     return {"wall": time.time() - start, "seconds": seconds}
 
 
-def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
+def hpsearch_sweep(configs: list[dict], epochs: int, pack: str | int, workdir: Path) -> dict:
     cfg = {
         "name": "efficiency",
         "results_dir": str(workdir),
@@ -140,6 +156,7 @@ def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
             "enqueue": configs,
             "early_stopping": {"enabled": False},
             "cv": {"folds": 0},  # one validation split, as the bare loop
+            "pack": pack,
         },
         "train": {"max_epochs": epochs},
     }
@@ -158,16 +175,18 @@ def hpsearch_sweep(configs: list[dict], epochs: int, workdir: Path) -> dict:
     end = time.time()
     if proc.returncode != 0:
         sys.exit(f"hpsearch run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    from search.records.paths import TIMINGS_FILE, TUNE_DIR, TUNE_RESULT_FILE, trial_dirname
+    from search.records.paths import TIMINGS_FILE, TUNE_DIR, TUNE_PARAMS_FILE, TUNE_RESULT_FILE, trial_dirname
 
     out = workdir / "efficiency"
     timings = json.loads((out / TIMINGS_FILE).read_text())
-    trials = []
+    trials, trained = [], []
     for trial_dir in sorted((out / TUNE_DIR).glob(trial_dirname("*"))):
         lines = [json.loads(line) for line in (trial_dir / TUNE_RESULT_FILE).read_text().splitlines() if line.strip()]
         if lines:
             trials.append(lines)
-    return {"start": start, "end": end, "timings": timings, "trials": trials}
+            params = json.loads((trial_dir / TUNE_PARAMS_FILE).read_text())
+            trained += [dict(m["hp"]) for m in params["members"]]  # what the pack trained (`pack_config`)
+    return {"start": start, "end": end, "timings": timings, "trials": trials, "configs": trained}
 
 
 def summarise(bare: list[float], sweep: dict, concurrency: int, side: dict) -> dict:
@@ -188,13 +207,20 @@ def summarise(bare: list[float], sweep: dict, concurrency: int, side: dict) -> d
             growth.append(100.0 * (runs[-1][1] - runs[0][1]) / runs[0][1])
     total_bare = sum(bare)
     swept = sum(lines[-1]["train_seconds"] for lines in trials)
+    sizes = [int(lines[-1].get("pack_size", 1)) for lines in trials]
+    shares = [lines[-1]["train_seconds"] / size for lines, size in zip(trials, sizes) for _ in range(size)]
     gaps = []
     for pid in by_pid:
         runs = sorted((lines[0]["entered_at"], lines[-1]["reported_at"]) for lines in trials if lines[-1]["pid"] == pid)
         gaps += [b[0] - a[1] for a, b in zip(runs, runs[1:])]
     return {
         "trials": len(bare),
+        "packs": len(trials),
+        "pack_sizes": sorted(sizes, reverse=True),
         "concurrency": concurrency,
+        "configs_per_s": round(len(bare) / sweep_wall, 3),
+        "end_to_end_configs_per_s": round(len(bare) / e2e_wall, 3),
+        "ceiling_configs_per_s": round(len(bare) / side["wall"], 3),
         "bare_total_s": round(total_bare, 2),
         "bare_median_trial_s": round(statistics.median(bare), 3),
         "ideal_s": round(total_bare / concurrency, 2),
@@ -207,12 +233,12 @@ def summarise(bare: list[float], sweep: dict, concurrency: int, side: dict) -> d
         "efficiency": round(total_bare / (concurrency * sweep_wall), 3),
         "end_to_end_efficiency": round(total_bare / (concurrency * e2e_wall), 3),
         "per_trial_overhead_s": round((concurrency * sweep_wall - total_bare) / len(bare), 3),
-        "per_trial_overhead_sweep_s": round((concurrency * sweep_wall - swept) / len(trials), 3),
+        "per_trial_overhead_sweep_s": round((concurrency * sweep_wall - swept) / len(bare), 3),
         "between_trials_s": round(statistics.mean(gaps), 3) if gaps else None,
         "workers": len(by_pid),
         "peak_rss_mb_per_worker": round(max(r for runs in by_pid.values() for _, r in runs), 1),
         "rss_growth_pct": round(max(growth), 2) if growth else None,
-        "sweep_median_trial_s": round(statistics.median(lines[-1]["train_seconds"] for lines in trials), 3),
+        "sweep_median_trial_s": round(statistics.median(shares), 3),
         "side_by_side_wall_s": round(side["wall"], 2),
         "ceiling_efficiency": round(total_bare / (concurrency * side["wall"]), 3),
         "contention": round(sum(side["seconds"].values()) / total_bare, 3),
@@ -224,25 +250,33 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pack", default="auto", help="search.pack of the sweep: auto, or configurations per pack")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--bare-part", default=None, help=argparse.SUPPRESS)  # K/N: one loop of (c)
+    parser.add_argument("--configs-file", type=Path, default=None, help=argparse.SUPPRESS)  # (c)'s configurations
     args = parser.parse_args()
+    pack = args.pack if args.pack == "auto" else int(args.pack)
     concurrency = os.cpu_count() or 1
-    configs = sample_configs(args.trials, args.seed)
     if args.bare_part:
+        configs = json.loads(args.configs_file.read_text())
         k, n = (int(x) for x in args.bare_part.split("/"))
         mine = list(range(k, len(configs), n))
         print(json.dumps(dict(zip(mine, bare_loop([configs[i] for i in mine], args.epochs)))))
         return
     with tempfile.TemporaryDirectory(prefix="hpsearch-bench-") as tmp:
-        sweep = hpsearch_sweep(configs, args.epochs, Path(tmp))
-        side = side_by_side(args.trials, args.epochs, args.seed, concurrency)
+        sweep = hpsearch_sweep(sample_configs(args.trials, args.seed), args.epochs, pack, Path(tmp))
+        configs = sweep["configs"]  # what the sweep trained
+        configs_file = Path(tmp) / "configs.json"
+        configs_file.write_text(json.dumps(configs))
+        side = side_by_side(configs_file, len(configs), args.epochs, concurrency)
         bare = bare_loop(configs, args.epochs)
         result = summarise(bare, sweep, concurrency, side)
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"hpsearch efficiency: {args.trials} trials x {args.epochs} epochs, {concurrency} CPUs")
+    table = Table(
+        title=f"hpsearch efficiency: {args.trials} trials x {args.epochs} epochs, {concurrency} CPUs, pack {args.pack}"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in result.items():

@@ -1,6 +1,6 @@
 """hpsearch beside its peers on the same budget, in ONE run.
 
-    uv run --group bench python benchmarks/peers.py [--trials N] [--epochs E] [--json FILE]
+    uv run --group bench python benchmarks/peers.py [--trials N] [--epochs E] [--pack auto|P] [--json FILE]
 
 Same trials, epochs, data split (the built-in dataset, 70/15/15) and model
 builder (`trainable.trial.model.build_model`) for every tool; each tool runs as its
@@ -8,9 +8,13 @@ own command, so wall time includes Python, TensorFlow import and (for
 hpsearch) Ray start:
 - KerasTuner `RandomSearch` (sequential, as KerasTuner runs on one machine),
 - Optuna standalone, `n_jobs` = CPUs (threads in one process),
-- hpsearch (`hpsearch run`, concurrency = CPUs, no early stopping).
-Prints wall time and best validation AUROC of each (AUROC by scikit-learn on
-the validation split, the same code for all).
+- hpsearch (`hpsearch run`, concurrency = CPUs, no early stopping, one
+  validation split, `search.pack` = `--pack`: auto by default, which trains
+  several configurations per Ray Tune trial; `--pack 1` trains one each).
+Prints wall time, configurations per second (`configs_per_s` = trials / wall)
+and best validation AUROC of each (AUROC by scikit-learn on the validation
+split, the same code for all), and for hpsearch the number of packs (Ray Tune
+trials) it ran.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,7 +54,7 @@ def _val_auroc(model, data) -> float:
     return score(data.y_val, np.asarray(model(data.X_val, training=False)))["auroc"]
 
 
-def run_keras_tuner(trials: int, epochs: int, workdir: Path) -> float:
+def run_keras_tuner(trials: int, epochs: int, workdir: Path, pack: str) -> dict:
     keras, data = _setup(os.cpu_count() or 1)
     import keras_tuner as kt
 
@@ -89,10 +95,10 @@ def run_keras_tuner(trials: int, epochs: int, workdir: Path) -> float:
         overwrite=True,
     )
     tuner.search(data.X_train, data.y_train, epochs=epochs, validation_data=(data.X_val, data.y_val), verbose=0)
-    return _val_auroc(tuner.get_best_models(1)[0], data)
+    return {"best_val_auroc": _val_auroc(tuner.get_best_models(1)[0], data)}
 
 
-def run_optuna(trials: int, epochs: int, workdir: Path) -> float:
+def run_optuna(trials: int, epochs: int, workdir: Path, pack: str) -> dict:
     _, data = _setup(1)
     import optuna
 
@@ -111,10 +117,10 @@ def run_optuna(trials: int, epochs: int, workdir: Path) -> float:
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
     study.optimize(objective, n_trials=trials, n_jobs=os.cpu_count() or 1)
-    return float(study.best_value)
+    return {"best_val_auroc": float(study.best_value)}
 
 
-def run_hpsearch(trials: int, epochs: int, workdir: Path) -> float:
+def run_hpsearch(trials: int, epochs: int, workdir: Path, pack: str) -> dict:
     import pandas as pd
 
     from search.records.paths import LEADERBOARD_FILE
@@ -135,25 +141,33 @@ def run_hpsearch(trials: int, epochs: int, workdir: Path) -> float:
         "--overwrite",
     ]
     cfg = workdir / "peers.yaml"
-    cfg.write_text(
-        "search:\n  metric: val_auroc\n  cv:\n    folds: 0\n  early_stopping:\n    enabled: false\n"
-    )  # as the peers
-    subprocess.run([*args[:4], str(cfg), *args[4:]], check=True, cwd=ROOT, capture_output=True)
-    board = pd.read_csv(workdir / "peers" / LEADERBOARD_FILE)
-    return float(board["val_auroc"].max())
+    search = {
+        "metric": "val_auroc",
+        "cv": {"folds": 0},  # as the peers
+        "early_stopping": {"enabled": False},
+        "pack": pack if pack == "auto" else int(pack),
+    }
+    cfg.write_text(yaml.safe_dump({"search": search}))
+    proc = subprocess.run([*args[:4], str(cfg), *args[4:]], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"hpsearch run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    board = pd.read_csv(workdir / "peers" / LEADERBOARD_FILE, dtype={"pack": str})
+    packs = int(board["pack"].nunique()) if "pack" in board else len(board)
+    return {"best_val_auroc": float(board["val_auroc"].max()), "configs": len(board), "packs": packs}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--pack", default="auto", help="hpsearch's search.pack: auto, or configurations per pack")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--only", choices=TOOLS, help=argparse.SUPPRESS)  # one tool, in a child process
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     runners = {"keras_tuner": run_keras_tuner, "optuna": run_optuna, "hpsearch": run_hpsearch}
     if args.only:
-        print(json.dumps({"best_val_auroc": runners[args.only](args.trials, args.epochs, args.workdir)}))
+        print(json.dumps(runners[args.only](args.trials, args.epochs, args.workdir, args.pack)))
         return
     results = {}
     with tempfile.TemporaryDirectory(prefix="hpsearch-peers-") as tmp:
@@ -173,6 +187,8 @@ def main() -> None:
                     str(args.epochs),
                     "--workdir",
                     str(workdir),
+                    "--pack",
+                    str(args.pack),
                 ],
                 capture_output=True,
                 text=True,
@@ -181,18 +197,33 @@ def main() -> None:
             wall = time.perf_counter() - start
             if proc.returncode != 0:
                 sys.exit(f"{tool} failed:\n{proc.stderr[-3000:]}")
-            best = json.loads(proc.stdout.strip().splitlines()[-1])["best_val_auroc"]
-            results[tool] = {"wall_s": round(wall, 2), "best_val_auroc": round(best, 4)}
+            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            results[tool] = {
+                "wall_s": round(wall, 2),
+                "configs_per_s": round(args.trials / wall, 3),
+                "best_val_auroc": round(out.pop("best_val_auroc"), 4),
+                **out,
+            }
     for tool in TOOLS:
         results[tool]["vs_hpsearch"] = round(results[tool]["wall_s"] / results["hpsearch"]["wall_s"], 2)
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"peers: {args.trials} trials x {args.epochs} epochs, {os.cpu_count()} CPUs")
-    for col in ("tool", "wall s", "best val AUROC", "wall / hpsearch wall"):
+    packs = results["hpsearch"].get("packs")
+    table = Table(
+        title=f"peers: {args.trials} trials x {args.epochs} epochs, {os.cpu_count()} CPUs; "
+        f"hpsearch pack {args.pack} ({packs} packs)"
+    )
+    for col in ("tool", "wall s", "configs/s", "best val AUROC", "wall / hpsearch wall"):
         table.add_column(col, justify="left" if col == "tool" else "right")
     for tool, r in results.items():
-        table.add_row(tool, f"{r['wall_s']:.1f}", f"{r['best_val_auroc']:.4f}", f"{r['vs_hpsearch']:.2f}")
+        table.add_row(
+            tool,
+            f"{r['wall_s']:.1f}",
+            f"{r['configs_per_s']:.3f}",
+            f"{r['best_val_auroc']:.4f}",
+            f"{r['vs_hpsearch']:.2f}",
+        )
     Console().print(table)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -6,7 +6,8 @@ For each size, writes a table of 40 numeric and 5 categorical columns and a
 binary `outcome` (about 37% positive, a real but modest signal; seed 0) as
 Parquet, then runs `hpsearch run --data TABLE --target outcome` as a command
 (4 trials x 2 epochs below a million rows, 2 x 1 from a million; one
-validation split, as `auto` chooses at these sizes) and prints, from the
+validation split, as `auto` chooses at these sizes; `search.pack: auto`, so
+a Ray Tune trial may train several configurations) and prints, from the
 `timings.json` and `leaderboard.csv` it leaves:
 - the phases: load (the command's start to Ray's start: reading, checking and
   splitting the table), Ray start, sweep, intervals (leaderboard, validation
@@ -14,8 +15,9 @@ validation split, as `auto` chooses at these sizes) and prints, from the
   report;
 - after-sweep work as a share of the sweep;
 - the peak RSS of the driver and of the largest trial worker (VmHWM);
-- the trials' median training seconds, and whether every trial completed
-  with a distinct id.
+- the trials' median training seconds (a configuration's share of its
+  pack's epochs), the number of packs (Ray Tune trials) they ran in, and
+  whether every trial (configuration) completed with a distinct id.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def make_table(rows: int, path: Path, seed: int = 0) -> None:
 
 
 def run(rows: int, workdir: Path) -> dict:
+    import pandas as pd
+
     from search.records.paths import LEADERBOARD_FILE, TIMINGS_FILE, TUNE_DIR, TUNE_RESULT_FILE
 
     table = workdir / f"table{rows}.parquet"
@@ -85,9 +89,7 @@ def run(rows: int, workdir: Path) -> dict:
         sys.exit(f"hpsearch run failed on {rows} rows ({proc.returncode}):\n{proc.stderr[-3000:]}")
     out = workdir / name
     t = json.loads((out / TIMINGS_FILE).read_text())
-    board = [line.split(",") for line in (out / LEADERBOARD_FILE).read_text().splitlines()]
-    header, rows_ = board[0], board[1:]
-    col = {c: i for i, c in enumerate(header)}
+    board = pd.read_csv(out / LEADERBOARD_FILE, dtype={"trial_id": str, "pack": str})
     workers = []
     for trial in (out / TUNE_DIR).glob("trial_*"):
         lines = [json.loads(x) for x in (trial / TUNE_RESULT_FILE).read_text().splitlines() if x.strip()]
@@ -108,11 +110,10 @@ def run(rows: int, workdir: Path) -> dict:
         "after_sweep_share": round(after / sweep, 3),
         "driver_peak_rss_mb": round(t.get("driver_peak_rss_mb", 0.0)),
         "worker_peak_rss_mb": round(max(workers, default=0.0)),
-        "median_trial_train_s": round(statistics.median(float(r[col["train_seconds"]]) for r in rows_), 1),
-        "all_completed_once": (
-            all(r[col["status"]] == "completed" for r in rows_)
-            and len(rows_) == trials
-            and len({r[col["trial_id"]] for r in rows_}) == trials
+        "median_trial_train_s": round(statistics.median(board["train_seconds"].astype(float)), 1),
+        "packs": int(board["pack"].nunique()) if "pack" in board else len(board),
+        "all_completed_once": bool(
+            (board["status"] == "completed").all() and len(board) == trials and board["trial_id"].nunique() == trials
         ),
     }
 

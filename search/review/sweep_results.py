@@ -45,14 +45,13 @@ def locate_checkpoint(sweep_dir: Path | None, row: pd.Series) -> Path:
     candidates = [recorded]
     if sweep_dir is not None:
         sweep_dir = Path(sweep_dir)
-        trial, checkpoint = recorded.parent, recorded  # a configuration's folder in its pack's checkpoint:
-        member = Path(trial.parent.name) / trial.name / recorded.name  # trial_x/checkpoint_n/<id>
+        trial = recorded.parent  # a configuration's folder in its pack's checkpoint: trial_x/checkpoint_n/<id>
+        member = Path(trial.parent.name) / trial.name / recorded.name
         candidates += [
             sweep_dir / TUNE_DIR / member,
             sweep_dir / member,  # pick/pick_n/checkpoint_n/<id>
             sweep_dir / recorded.parent.name / recorded.name,  # checkpoints/<pack>/<id>
         ]
-        del checkpoint
     for candidate in candidates:
         if (candidate / MODEL_FILE).is_file():
             return candidate

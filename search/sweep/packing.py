@@ -8,23 +8,25 @@ sizes as `size` allows (their sum is `trials`); the Tune trials are those
 packs (`search.sweep.tuner`).
 
 The `auto` rule, from `benchmarks/pack.py` on a 2-core machine (separate fits
-/ packed, wall time, medians of 3 interleaved repeats; 10 epochs on the
-built-in table, 2 on the synthetic ones): a pack pays Keras's per-step cost
-(the Python loop, dispatch, the data pipeline) once for all its members, and
-that wins most where the per-step cost dominates: small tables and narrow
-layers (P = 8: 1.7-2.1x on the built-in table, 1.4x on 7,000 rows, 1.3x on
-70,000). Each member still costs its own trace of the train step (about a
-first epoch alone), so the gain stays below P. Wide layers (3 x 512) gain
-1.2-1.4x at P = 4 or 8. Tables past 100,000 training rows were not measured
-to gain: there the rule keeps to 2, then 1. `rows` are the training rows a
+/ packed, wall time, medians of 3 interleaved repeats; 20 epochs on the
+built-in table, 2 on the synthetic ones, no early stopping): a pack pays the
+per-epoch and per-`fit` costs of Keras (one call per epoch already runs all
+its steps: `steps_per_execution`), the validation and the bookkeeping once
+for all its members, which wins most on small tables with narrow layers
+(P = 8: 1.7-2.1x on the built-in table, 1.4x on 7,000 rows, 1.3x at P = 4 on
+70,000). Each member still costs its own trace of the train step (about half
+a second), so the gain stays well below P. Wide layers (3 x 512) gain
+1.2-1.4x on the built-in table but lose on 70,000 rows (0.8-0.9x at P = 4),
+and tables past 100,000 training rows were not measured: the rule keeps to
+1 there. `rows` are the training rows a
 step walks through; `width` the typical width the space samples (the
 geometric middle of `space.units`):
 
 | training rows      | width <= 256 | width > 256 |
 |--------------------|--------------|-------------|
 | <= 10,000          | 8            | 4           |
-| <= 100,000         | 4            | 4           |
-| <= 200,000         | 2            | 2           |
+| <= 100,000         | 4            | 1           |
+| <= 200,000         | 2            | 1           |
 | more               | 1            | 1           |
 """
 
@@ -37,7 +39,7 @@ from search.config.schema import Config
 __all__ = ["AUTO_RULE", "auto_size", "pack_size", "pack_sizes"]
 
 # (most training rows, size with narrow layers, size with wide ones); past the last row count: 1
-AUTO_RULE = ((10_000, 8, 4), (100_000, 4, 4), (200_000, 2, 2))
+AUTO_RULE = ((10_000, 8, 4), (100_000, 4, 1), (200_000, 2, 1))
 WIDE = 256  # widths above this make arithmetic dominate a step
 
 
@@ -49,11 +51,17 @@ def auto_size(rows: int, width: float) -> int:
 
 
 def pack_size(cfg: Config, rows: int, slots: int) -> int:
-    """The most configurations a pack of this sweep holds."""
-    trials = cfg.search.trials
+    """The most configurations a pack of this sweep holds: `search.pack`, or `auto`; then no larger than
+    fills every slot with packs of as even sizes as possible (e.g. 24 trials on 2 slots: 4 packs of 6 rather
+    than 3 of 8, which would leave a slot idle for the last third of the sweep)."""
+    trials, slots = cfg.search.trials, max(1, slots)
     width = math.sqrt(cfg.space.units.low * cfg.space.units.high)
     wanted = auto_size(rows, width) if cfg.search.pack == "auto" else int(cfg.search.pack)
-    return max(1, min(wanted, math.ceil(trials / max(1, slots)), trials))
+    wanted = max(1, min(wanted, math.ceil(trials / slots), trials))
+    packs = math.ceil(trials / wanted)
+    if packs > slots and packs % slots:  # a last wave that would leave slots idle: more, smaller packs
+        packs += slots - packs % slots
+    return max(1, min(wanted, math.ceil(trials / packs)))
 
 
 def pack_sizes(trials: int, size: int) -> list[int]:

@@ -16,7 +16,10 @@ checkpoint_dir or None)`: `metrics[MEMBERS]` holds each member's metrics
 (the keys a single trial reports: the epoch's, the best epoch's `best_val_*`
 and `best_epoch`, its own `n_params` and `latency_ms` measured on the member
 alone, its share of the pack's seconds), and the top level the pack's epoch,
-the best member's metrics and bookkeeping. A checkpoint is attached at
+the best member's metrics and bookkeeping. A member's `train_seconds` is its
+share of the pack's seconds (each stretch between two reports, from the
+pack's start, split among the members training in it): summed over a pack's
+members, the pack's seconds. A checkpoint is attached at
 `TrialSettings.checkpoint_epochs` (or, without them, whenever a member
 improved) and when the pack ends: every member's best model so far, state
 and validation probabilities, and the pack's weights and optimizer state
@@ -131,6 +134,7 @@ class PackReporter(keras.callbacks.Callback):
         self.X_val = to_model_input(self.data.X_val)
         self.epoch_started = time.perf_counter()
         self.epoch_seconds: list[float] = []  # of each epoch trained here (the first includes the trace)
+        self.counted = started  # the pack's seconds shared out among its members up to here
         self.last: dict[str, Any] = {}  # the latest reported metrics
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -138,9 +142,11 @@ class PackReporter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs, n = logs or {}, epoch + 1
-        self.epoch_seconds.append(time.perf_counter() - self.epoch_started)
+        now = time.perf_counter()
+        self.epoch_seconds.append(now - self.epoch_started)
         training = [r for r in self.runs if r.index in self.model.active]
-        share = self.epoch_seconds[-1] / max(1, len(training))
+        share = (now - self.counted) / max(1, len(training))  # since the last report (the first: the start)
+        self.counted = now
         outputs = self.model.outputs(self.X_val)
         improved = False
         for run in training:

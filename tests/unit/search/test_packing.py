@@ -18,6 +18,7 @@ def test_packs_cover_every_trial_once_in_sizes_as_even_as_possible(trials, size,
 def test_auto_takes_large_packs_on_small_tables_and_none_past_the_measured_range():
     assert auto_size(483, 64) == 8 and auto_size(483, 512) == 4
     assert auto_size(70_000, 64) == 4 and auto_size(150_000, 64) == 2 and auto_size(1_000_000, 64) == 1
+    assert auto_size(70_000, 512) == 1  # wide layers on a large table: measured to lose
 
 
 def test_a_pack_never_leaves_a_slot_idle_and_a_number_is_a_ceiling():
@@ -27,3 +28,5 @@ def test_a_pack_never_leaves_a_slot_idle_and_a_number_is_a_ceiling():
     assert pack_size(load_config(None, {"search.trials": 3}), rows=483, slots=2) == 2
     assert pack_size(load_config(None, {"search.trials": 32, "search.pack": 1}), rows=483, slots=2) == 1
     assert pack_size(load_config(None, {"search.trials": 32, "search.pack": 3}), rows=10**6, slots=2) == 3
+    # 24 on 2 slots: 4 packs of 6, not 3 of 8 (a slot idle for the last third)
+    assert pack_size(load_config(None, {"search.trials": 24}), rows=483, slots=2) == 6
