@@ -28,6 +28,14 @@ geometric middle of `space.units`):
 | <= 100,000         | 4            | 1           |
 | <= 200,000         | 2            | 1           |
 | more               | 1            | 1           |
+
+Under early stopping (`search.early_stopping.enabled`) `auto` takes at most
+4: most configurations stop after `grace_period` epochs, so the trace, which
+a pack does not share, is most of their cost, and a frozen member costs its
+pack either its share of every later step or a new trace. Measured on the
+default sweep (32 trials, 5-fold CV, ASHA; `benchmarks/pack_sweeps.py`, one
+run, each P its own command): P = 2: 0.94x the wall of P = 1, P = 4: 0.97x,
+P = 8: 1.08x.
 """
 
 from __future__ import annotations
@@ -50,13 +58,21 @@ def auto_size(rows: int, width: float) -> int:
     return 1
 
 
+EARLY_STOPPING_MOST = 4  # under early stopping (see the module docstring)
+
+
 def pack_size(cfg: Config, rows: int, slots: int) -> int:
     """The most configurations a pack of this sweep holds: `search.pack`, or `auto`; then no larger than
     fills every slot with packs of as even sizes as possible (e.g. 24 trials on 2 slots: 4 packs of 6 rather
     than 3 of 8, which would leave a slot idle for the last third of the sweep)."""
     trials, slots = cfg.search.trials, max(1, slots)
     width = math.sqrt(cfg.space.units.low * cfg.space.units.high)
-    wanted = auto_size(rows, width) if cfg.search.pack == "auto" else int(cfg.search.pack)
+    if cfg.search.pack == "auto":
+        wanted = auto_size(rows, width)
+        if cfg.search.early_stopping.enabled:
+            wanted = min(wanted, EARLY_STOPPING_MOST)
+    else:
+        wanted = int(cfg.search.pack)
     wanted = max(1, min(wanted, math.ceil(trials / slots), trials))
     packs = math.ceil(trials / wanted)
     if packs > slots and packs % slots:  # a last wave that would leave slots idle: more, smaller packs

@@ -22,11 +22,12 @@ def test_auto_takes_large_packs_on_small_tables_and_none_past_the_measured_range
 
 
 def test_a_pack_never_leaves_a_slot_idle_and_a_number_is_a_ceiling():
-    auto = load_config(None, {"search.trials": 32})
+    auto = load_config(None, {"search.trials": 32, "search.early_stopping.enabled": False})
     assert pack_size(auto, rows=483, slots=2) == 8  # the default space: typical width sqrt(8 * 512) = 64
+    assert pack_size(load_config(None, {"search.trials": 32}), rows=483, slots=2) == 4  # under early stopping
     assert pack_size(auto, rows=483, slots=16) == 2  # 16 slots: 16 packs of 2
     assert pack_size(load_config(None, {"search.trials": 3}), rows=483, slots=2) == 2
     assert pack_size(load_config(None, {"search.trials": 32, "search.pack": 1}), rows=483, slots=2) == 1
     assert pack_size(load_config(None, {"search.trials": 32, "search.pack": 3}), rows=10**6, slots=2) == 3
     # 24 on 2 slots: 4 packs of 6, not 3 of 8 (a slot idle for the last third)
-    assert pack_size(load_config(None, {"search.trials": 24}), rows=483, slots=2) == 6
+    assert pack_size(load_config(None, {"search.trials": 24, "search.early_stopping.enabled": False}), 483, 2) == 6
