@@ -263,7 +263,10 @@ def _fit(tuner: Any, out: Path, on_update: OnUpdate | None, early: EarlyBaseline
 
 
 def _interrupted(out: Path, started: float) -> SweepOutcome:
-    """What an interrupted sweep leaves: the leaderboard of the trials that finished."""
+    """What an interrupted sweep leaves: the leaderboard of the trials that finished, and a whole study.db."""
+    from search.sweep.tuner import seal_study
+
+    seal_study(out)
     board = read_leaderboard(out) if (out / LEADERBOARD_FILE).is_file() else pd.DataFrame(columns=COLUMNS)
     return SweepOutcome(out, board, None, None, time.perf_counter() - started, interrupted=True)
 
@@ -312,7 +315,7 @@ def _finish(drive: _Drive, results: Any, early: EarlyBaselines | None) -> SweepO
     from search.review.report import write_report
     from search.review.ties import validation_intervals
     from search.sweep.tune_rows import rows_of_results
-    from search.sweep.tuner import close_study
+    from search.sweep.tuner import close_study, seal_study
 
     cfg, data, marks = drive.cfg, drive.data, drive.marks
     out = cfg.out_dir
@@ -327,5 +330,6 @@ def _finish(drive: _Drive, results: Any, early: EarlyBaselines | None) -> SweepO
     marks["export_end"] = time.time()
     close_study(cfg, out)
     folder.mark_finished(out)
-    write_report(out, data=data)  # last: it reads the final leaderboard, best/, pick.csv and study.db
+    write_report(out, data=data)  # it reads the final leaderboard, best/, pick.csv and study.db
+    seal_study(out)
     return SweepOutcome(out, board, card, best_dir, drive.seconds(), pick=picked)

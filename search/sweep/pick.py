@@ -318,6 +318,7 @@ def pick_sweep(results_dir: str | Path, request: PickRequest) -> PickOutcome:
     from search.export.ledger import Ledger
     from search.records.lock import SweepLock, check_free
     from search.review.report import write_report
+    from search.sweep.tuner import seal_study
     from trainable.runtime.environment import prepare_tensorflow
 
     started = time.perf_counter()
@@ -331,4 +332,5 @@ def pick_sweep(results_dir: str | Path, request: PickRequest) -> PickOutcome:
         prepare_tensorflow()
         outcome = pick_and_export(sweep, data, request, "pick")
         write_report(sweep.path, data=data)
+        seal_study(sweep.path)  # the report read it: one self-contained study.db again
     return dataclasses.replace(outcome, wall_seconds=time.perf_counter() - started)

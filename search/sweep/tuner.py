@@ -17,7 +17,9 @@ actors. `restore_tuner(cfg, data,
 experiment, trial)` continues a saved experiment (errored trials retried);
 `check_restorable(out, experiment)` refuses first when Tune never saved one. `grid_tuner(...)` runs a plain grid
 (`hpsearch pick`) with the same resources, retries and checkpoints.
-`close_study(cfg, out)` fails the Optuna trials a dead driver left RUNNING.
+`close_study(cfg, out)` fails the Optuna trials a dead driver left RUNNING;
+`seal_study(out)` leaves `study.db` one self-contained file (the end of a
+run, a resume, a pick, and Ctrl-C).
 Imports Ray and Optuna inside functions only.
 """
 
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from search.config.schema import Config
-from search.records.paths import CONFIG_FILE, TUNER_FILE, study_url, trial_dirname
+from search.records.paths import CONFIG_FILE, STUDY_FILE, TUNER_FILE, study_url, trial_dirname
 from search.sweep.cluster import concurrency
 from trainable.data.dataset import Dataset
 from trainable.errors import HpsearchError
@@ -44,6 +46,7 @@ __all__ = [
     "grid_tuner",
     "make_tuner",
     "restore_tuner",
+    "seal_study",
     "sweep_pack_sizes",
     "trial_settings",
 ]
@@ -127,7 +130,32 @@ def _study_storage(out: Path) -> Any:
         cursor.close()
 
     storage.engine.dispose()  # reconnect with the pragmas
+    _STORAGES[str(out)] = storage
     return storage
+
+
+_STORAGES: dict[str, Any] = {}  # the study storages this driver opened, by sweep folder: closed by `seal_study`
+
+
+def seal_study(out: Path) -> None:
+    """Leave `study.db` one self-contained file: this driver's connections closed, the write-ahead log
+    checkpointed into it and, when no other process holds it open, the journal back to SQLite's default
+    (no `-wal` or `-shm` file beside it). Copied alone, it holds every trial."""
+    import contextlib
+    import gc
+    import sqlite3
+
+    storage = _STORAGES.pop(str(out), None)
+    if storage is not None:
+        storage.engine.dispose()
+    gc.collect()  # the connections of studies loaded and dropped since (the report's) close with them
+    path = out / STUDY_FILE
+    if not path.is_file():
+        return
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with contextlib.suppress(sqlite3.OperationalError):  # another connection still open: the log is empty
+            db.execute("PRAGMA journal_mode=DELETE")
 
 
 def _targets(cfg: Config) -> tuple[list[str], list[str]]:
@@ -295,6 +323,10 @@ def close_study(cfg: Config, out: Path) -> None:
     asking for them but before Tune saved its state (Tune never ran them)."""
     import optuna
 
-    study = optuna.load_study(study_name=cfg.name, storage=study_url(out))
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    storage = optuna.storages.RDBStorage(study_url(out))
+    try:
+        study = optuna.load_study(study_name=cfg.name, storage=storage)
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    finally:
+        storage.engine.dispose()

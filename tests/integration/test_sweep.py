@@ -64,6 +64,7 @@ def test_tiny_sweep_ranks_trials_and_exports_an_honest_best_model(ray_session, t
     saved = load_config(out / "config.yaml")
     assert saved.search.trials == 3 and saved.train.max_epochs == 2
     assert (out / "study.db").is_file() and (out / "tune").is_dir()
+    _study_db_alone_holds_every_trial(out, cfg.name, cfg.search.trials, tmp_path)
 
 
 def test_sweep_on_an_article_format_npy_file(ray_session, tiny, article_npy):
@@ -109,3 +110,17 @@ def test_run_with_pick_scores_the_test_split_once_for_the_picks_winner(ray_sessi
     assert card["pick"] and (card["trial_id"], card["training_seed"]) == (winner["trial_id"], winner["training_seed"])
     assert card["training_seed"] == 1 and card["test"]["scorings"] == 1 and outcome.pick is not None
     assert (out / "pick.csv").is_file() and "Robust pick" in (out / "report.html").read_text()
+
+
+def _study_db_alone_holds_every_trial(out, name: str, trials: int, tmp_path) -> None:
+    """study.db copied alone (to a colleague, an archive) holds every trial: no write-ahead log left beside it."""
+    import shutil
+
+    import optuna
+
+    assert not (out / "study.db-wal").exists() and not (out / "study.db-shm").exists()
+    alone = tmp_path / "copied" / "study.db"
+    alone.parent.mkdir()
+    shutil.copy(out / "study.db", alone)
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{alone}")
+    assert len(study.trials) == trials and all(t.state.is_finished() for t in study.trials)
