@@ -8,13 +8,13 @@ Contract: a checkpoint is a folder holding
 - `val_proba.npy` (`VAL_PROBA_FILE`), when the trial scored that model: its
   validation-split probabilities, so the driver ranks trials without loading
   their models.
-A pack's checkpoint (`write_pack_checkpoint`, `read_pack_checkpoint`) holds
-one such folder per member, named by the member, beside the pack's own state
-(`pack.json`, `pack.npz`: what a retried pack continues from).
-`write_checkpoint(model, state, val_proba)` writes one into a temporary folder
-and yields its path (Ray Tune copies it away before the folder is deleted);
-`read_state(folder)` and `read_val_proba(folder)` read one back. Imports
-nothing heavy: the model object is only asked to `save`.
+A pack's checkpoint holds one such folder per member, named by the member,
+beside the pack's own state (`pack.json`, `pack.npz`: what a retried pack
+continues from): `write_pack_checkpoint(epoch, arrays, members)` writes one
+into a temporary folder and yields its path (Ray Tune copies it away before
+the folder is deleted); `read_pack_checkpoint(folder)` reads the pack's part
+back, `read_state(folder)` and `read_val_proba(folder)` a member's. Imports
+nothing heavy (a member's model arrives as the bytes of its file).
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ __all__ = [
     "read_state",
     "read_val_proba",
     "state_of",
-    "write_checkpoint",
     "write_pack_checkpoint",
 ]
 
@@ -65,18 +64,6 @@ class TrialState:
 
     def done(self, max_epochs: int) -> bool:
         return self.finished or self.epoch >= max_epochs
-
-
-@contextmanager
-def write_checkpoint(model: Any, state: TrialState, val_proba: np.ndarray | None) -> Iterator[str]:
-    """Write `model`, `state` and (if given) `val_proba` to a temporary folder; yield its path."""
-    with tempfile.TemporaryDirectory(prefix="hpsearch-ckpt-") as folder:
-        model.save(os.path.join(folder, MODEL_FILE))
-        with open(os.path.join(folder, STATE_FILE), "w") as fh:
-            json.dump(asdict(state), fh)
-        if val_proba is not None:
-            np.save(os.path.join(folder, VAL_PROBA_FILE), val_proba)
-        yield folder
 
 
 def read_state(folder: str | os.PathLike) -> TrialState:
