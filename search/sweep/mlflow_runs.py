@@ -21,6 +21,7 @@ from typing import Any
 from ray.tune import Callback
 
 from search.config.space import describe
+from search.review.sweep_results import sampled_configs
 from trainable.names import DIVERGED, EPOCH, MEMBERS, STOPPED, member_metrics
 
 __all__ = ["ConfigurationRuns"]
@@ -64,7 +65,7 @@ class ConfigurationRuns(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         from mlflow.entities import Metric
 
-        sampled = {str(m["id"]): dict(m.get("hp") or {}) for m in (trial.config or {}).get(MEMBERS) or []}
+        sampled = sampled_configs(trial.config or {})
         for name, metrics in member_metrics(result).items():
             epoch = int(metrics.get(EPOCH, 0) or 0)
             if epoch <= self.logged.get(name, 0):

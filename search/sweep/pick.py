@@ -41,11 +41,11 @@ from search.config.schema import Config
 from search.config.space import BRIEF, HYPERPARAMETERS
 from search.records.model_card import ModelCard, PickBlock
 from search.records.paths import BEST_DIR, LEADERBOARD_FILE, PICK_DIR, PICK_FILE
-from search.review.leaderboard import RANKED, trial_row, write_leaderboard
+from search.review.leaderboard import RANKED, write_leaderboard
 from search.review.sweep_results import SweepResults, open_sweep
 from trainable.data.dataset import Dataset
 from trainable.errors import HpsearchError
-from trainable.names import BEST_EPOCH, EPOCH, MEMBERS, METRIC_MODES, VALIDATION_METRICS, member_metrics
+from trainable.names import MEMBERS, METRIC_MODES, VALIDATION_METRICS
 from trainable.trial.settings import TrialSettings
 
 __all__ = ["PickOutcome", "PickRequest", "pick_and_export", "pick_sweep", "view"]
@@ -133,7 +133,7 @@ def _retrain_all(
 ) -> list[dict[str, Any]]:
     from search.sweep.cluster import init_ray
     from search.sweep.live import TrialCounter, attach
-    from search.sweep.tune_rows import error_text, local_checkpoint
+    from search.sweep.tune_rows import error_text, local_checkpoint, member_rows
     from search.sweep.tuner import grid_tuner, trial_settings
 
     cfg, on_result = sweep.config, request.on_result
@@ -157,24 +157,18 @@ def _retrain_all(
         results = tuner.fit()
     runs = []
     for result in results:
-        pack = packs[int((result.config or {}).get("pack", 0))]
-        checkpoint = local_checkpoint(result.checkpoint, sweep.path, f"{PICK_DIR}_{(result.config or {}).get('pack')}")
-        found = member_metrics(result.metrics)
-        for member in pack[MEMBERS]:
-            name, seed = str(member["id"]), int(member["seed"])
-            candidate = name[: -len(f"_s{seed}")]
-            own = found.get(name, {})
-            row = trial_row(
-                candidate,
-                candidates.get(candidate, {}),
-                own,
-                max_epochs=cfg.train.max_epochs,
-                error=error_text(result)
-                if result.error and int(own.get(EPOCH, 0) or 0) < cfg.train.max_epochs
-                else None,
-                checkpoint=f"{checkpoint}/{name}" if checkpoint and int(own.get(BEST_EPOCH, 0) or 0) > 0 else None,
-            )
-            runs.append({**row, "seed": seed})
+        index = int((result.config or {}).get("pack", 0))
+        rows = member_rows(
+            f"{PICK_DIR}_{index}",
+            packs[index],
+            result.metrics,
+            max_epochs=cfg.train.max_epochs,
+            error=error_text(result) if result.error else None,
+            checkpoint=local_checkpoint(result.checkpoint, sweep.path, f"{PICK_DIR}_{index}"),
+        )
+        for member, row in zip(packs[index][MEMBERS], rows):  # a row per run, named by its configuration
+            seed = int(member["seed"])
+            runs.append({**row, "trial_id": str(member["id"])[: -len(f"_s{seed}")], "seed": seed})
     return runs
 
 
