@@ -19,6 +19,12 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The suite caches bytecode as a default Python does, even in a shell that sets PYTHONDONTWRITEBYTECODE:
+# the project installs without compiling it (no `compile-bytecode`: uv recompiles the whole environment at
+# every `uv run` then, uv issue #12202), and every Ray worker would otherwise compile TensorFlow anew.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 HPSEARCH = [sys.executable, "-m", "search.cli"]
 
 
@@ -68,6 +74,19 @@ def hyperparameters(**changes: Any) -> dict[str, Any]:
     from search.config.space import seed_point
 
     return {**seed_point(load_config().space), **changes}
+
+
+def serve_without_hpsearch(model_dir: Path, frame: pd.DataFrame, tmp_path: Path) -> np.ndarray:
+    """The class probabilities of `model_dir/serving` for `frame`'s raw rows, computed in a new Python
+    process where `search` and `trainable` cannot be imported (`tests/integration/serving_client.py`)."""
+    rows, out = tmp_path / "serving_rows.parquet", tmp_path / "serving_proba.npy"
+    frame.to_parquet(rows)
+    client = ROOT / "tests" / "integration" / "serving_client.py"
+    done = subprocess.run(
+        [sys.executable, str(client), str(model_dir), str(rows), str(out)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return np.load(out)
 
 
 def data_spec(source: str = "builtin:breast_cancer", **changes: Any) -> Any:
