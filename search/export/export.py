@@ -12,7 +12,8 @@ sweep passes them in `Scoring.baselines`, fitted while it ran) in ONE scoring
 (`search.export.test_scoring`), which the sweep's test ledger records
 (`search.export.ledger`): a model already scored reuses its recorded metrics;
 another model is refused unless `Scoring.reuse_test`. It writes
-`out_dir/model.keras` (takes raw features), `model_card.json`
+`out_dir/model.keras` (takes raw features), `serving/` (the same model as a
+SavedModel that loads without hpsearch: `trainable.trial.serving`), `model_card.json`
 (`search.records.model_card`), `model_card.md` (`search.review.card_text`)
 and `predictions.npz` (the validation and test probabilities the card was
 computed from, for the report). `row` is the trial's leaderboard row (its
@@ -43,15 +44,17 @@ from search.config.space import describe
 from search.export.ledger import Ledger, model_key, weights_fingerprint
 from search.export.test_scoring import evaluate
 from search.records.model_card import CardBaseline, CardTest, CardThreshold, ModelCard
-from search.records.paths import CARD_FILE, CARD_MD_FILE, MODEL_FILE, PREDICTIONS_FILE, replace_folder
+from search.records.paths import CARD_FILE, CARD_MD_FILE, MODEL_FILE, PREDICTIONS_FILE, SERVING_DIR, replace_folder
 from search.records.sweep_record import ModelKey
 from search.review.card_text import card_markdown
 from search.review.sweep_results import open_sweep
 from trainable.data.dataset import Dataset
+from trainable.data.schema import MISSING_TOKEN
 from trainable.errors import HpsearchError
 from trainable.names import BEST_EPOCH, VALIDATION_METRICS
 from trainable.stats.baselines import Baseline, fit_baselines
 from trainable.stats.metrics import choose_threshold, clinical_metrics
+from trainable.trial.serving import OUTPUT, SIGNATURE, write_serving
 
 __all__ = ["Scoring", "export_model", "export_trial"]
 
@@ -143,14 +146,22 @@ def _objectives(row: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
 
 
 def _inputs(data: Dataset) -> dict[str, Any]:
+    """How `model.keras` takes its rows, and how `serving/` does (its signature's inputs, one per column)."""
+    serving = {
+        "signature": SIGNATURE,
+        "inputs": {c.input: {"column": c.name, "dtype": "float32" if c.numeric else "string"} for c in data.schema},
+        "output": OUTPUT,
+        "missing": {"float32": "NaN", "string": MISSING_TOKEN},
+    }
     if data.input_form == "matrix":
         return {
             "layout": "matrix",
             "shape": [None, data.n_features],
             "dtype": "float32",
             "features": list(data.feature_names),
+            "serving": serving,
         }
-    return {"layout": "columns", "inputs": {c.input: c.name for c in data.schema}}
+    return {"layout": "columns", "inputs": {c.input: c.name for c in data.schema}, "serving": serving}
 
 
 def _outputs(data: Dataset) -> str:
@@ -226,6 +237,7 @@ def export_model(
 
     def fill(folder: Path) -> None:
         model.save(folder / MODEL_FILE)
+        write_serving(model, data.schema, data.n_classes, folder / SERVING_DIR)
         card.write(folder)
         (folder / CARD_MD_FILE).write_text(card_markdown(card))
         np.savez(folder / PREDICTIONS_FILE, validation=val_proba, test=proba)

@@ -12,7 +12,8 @@
         trial_<id>/                 params.json, result.json, checkpoint_*/
       checkpoints/<id>/             checkpoints copied from remote `--storage`
       best/                         the exported model: model.keras, model_card.json
-                                    (`search.records.model_card`), model_card.md, predictions.npz
+                                    (`search.records.model_card`), model_card.md, predictions.npz,
+        serving/                    the SavedModel that serves without hpsearch (`trainable.trial.serving`)
       pick.csv, pick/               `hpsearch pick`: its table, and its Ray Tune runs
 
 Contract: `atomic_write(path, write)` calls `write(tmp)` on a hidden file beside
@@ -45,6 +46,7 @@ __all__ = [
     "PICK_FILE",
     "PREDICTIONS_FILE",
     "REPORT_FILE",
+    "SERVING_DIR",
     "STUDY_FILE",
     "SWEEP_FILE",
     "TIMINGS_FILE",
@@ -64,6 +66,7 @@ SWEEP_FILE = "sweep.json"
 LEADERBOARD_FILE = "leaderboard.csv"
 STUDY_FILE = "study.db"
 REPORT_FILE = "report.html"
+SERVING_DIR = "serving"  # in an exported model's folder: the SavedModel (`trainable.trial.serving`)
 TIMINGS_FILE = "timings.json"
 LOCK_FILE = ".lock"  # held by the command working on the sweep
 TUNE_DIR = "tune"

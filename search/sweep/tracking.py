@@ -15,9 +15,10 @@ Contract (`mlflow.tracking_uri`, or `hpsearch run --mlflow URI`, turns it on):
   its unfinished configurations' runs FAILED;
 - `finish(out, card)` logs, on the parent run, the exported model's test
   metrics, its folder (`best/`: model, model card JSON and Markdown, the
-  predictions) and `report.html` as artifacts, the Keras model itself
-  (MLflow's `keras` flavor), registered under `mlflow.registered_model` when
-  that is set, and ends the run.
+  predictions) and `report.html` as artifacts, and the model as an MLflow
+  pyfunc model over its SavedModel (`search.export.mlflow_pyfunc`: served by
+  `mlflow models serve` without hpsearch), registered under
+  `mlflow.registered_model` when that is set, and ends the run.
 MLflow is imported inside functions only.
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 
 from search.config.schema import Config
 from search.records.model_card import ModelCard
-from search.records.paths import BEST_DIR, MODEL_FILE, REPORT_FILE
+from search.records.paths import BEST_DIR, CARD_FILE, REPORT_FILE, SERVING_DIR
 from trainable.errors import HpsearchError
 
 __all__ = ["SweepTracking", "check_mlflow"]
@@ -101,17 +102,26 @@ class SweepTracking:
                     client.log_metric(self.run_id, f"test_{key}", float(value))
             client.set_tag(self.run_id, "hpsearch.trial_id", card.trial_id)
             client.log_artifacts(self.run_id, str(out / BEST_DIR), artifact_path=BEST_DIR)
-            self._log_model(out / BEST_DIR / MODEL_FILE)
+            self._log_model(out / BEST_DIR)
         if (out / REPORT_FILE).is_file():
             client.log_artifact(self.run_id, str(out / REPORT_FILE))
         client.set_terminated(self.run_id, "FINISHED")
 
-    def _log_model(self, path: Path) -> None:
+    def _log_model(self, best: Path) -> None:
+        """The exported model as a pyfunc model that serves without hpsearch (`search.export.mlflow_pyfunc`)."""
+        import importlib.util
+        from importlib import metadata
+
         import mlflow
 
-        from trainable.trial.model import load_model
-
+        spec = importlib.util.find_spec("search.export.mlflow_pyfunc")  # found, not imported: MLflow runs it
+        assert spec is not None and spec.origin is not None
+        requirements = [f"{p}=={metadata.version(p)}" for p in ("mlflow", "tensorflow", "numpy", "pandas")]
         with mlflow.start_run(run_id=self.run_id):
-            mlflow.keras.log_model(
-                load_model(path), name="model", registered_model_name=self.cfg.mlflow.registered_model
+            mlflow.pyfunc.log_model(
+                name="model",
+                python_model=spec.origin,
+                artifacts={"serving": str(best / SERVING_DIR), "card": str(best / CARD_FILE)},
+                pip_requirements=requirements,
+                registered_model_name=self.cfg.mlflow.registered_model,
             )

@@ -1,7 +1,16 @@
 """MLflow round trip against a real local store (SQLite backend in a temporary folder), read back with MlflowClient."""
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from search.sweep.driver import run_sweep
@@ -45,3 +54,55 @@ def test_a_sweep_is_a_parent_run_its_trials_child_runs_and_the_export_a_register
     assert "report.html" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     versions = client.search_model_versions("name='risk-model'")
     assert len(versions) == 1 and versions[0].run_id == parent.info.run_id
+    _served_model_predicts_what_hpsearch_does(uri, out / "best", cfg.load_data(), tmp_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _served_model_predicts_what_hpsearch_does(uri: str, best: Path, data, tmp_path: Path) -> None:
+    """`mlflow models serve --env-manager local` on the registered model, in a process where hpsearch cannot be
+    imported (a `sitecustomize` on PYTHONPATH blocks `search` and `trainable`): POSTed rows get the same
+    probabilities as `hpsearch predict`."""
+    from search.export.predict import predict_rows
+
+    rows = pd.DataFrame(data.X_test, columns=data.feature_names)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    expected = predict_rows(best, tmp_path / "rows.csv").frame[["proba_benign", "proba_malignant"]].to_numpy()
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['search'] = sys.modules['trainable'] = None\n")
+    port = _free_port()
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])  # MLflow runs `uvicorn`
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(blocker), "PATH": path}
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/risk-model/1"]
+    server = subprocess.Popen(
+        [*command, "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "serve.log", "w"),  # noqa: SIM115
+    )
+    try:
+        body = json.dumps({"dataframe_split": rows.to_dict(orient="split")}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    answer = json.loads(response.read())
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(30)
+    served = pd.DataFrame(answer["predictions"])
+    assert list(served.columns) == ["proba_benign", "proba_malignant"]
+    assert np.abs(served.to_numpy() - expected).max() <= 1e-6

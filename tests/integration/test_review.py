@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_overrides
+from conftest import serve_without_hpsearch, tiny_overrides
 from sklearn.metrics import roc_auc_score
 
 from search.config.load import load_config
@@ -193,6 +193,14 @@ def test_export_any_trial_and_refuse_bad_targets(swept, cli, tmp_path):
     assert card["validation"]["sensitivity"] >= 0.95
     assert card["validation"]["val_auroc"] == pytest.approx(board.loc[1, "val_auroc"], abs=1e-5)
     assert (tmp_path / "second" / "model.keras").is_file() and (tmp_path / "second" / "model_card.md").is_file()
+    # `--out` gets the serving export too: the same probabilities as `hpsearch predict`, without hpsearch
+    _, data = swept
+    rows = pd.DataFrame(data.X_test, columns=data.feature_names)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    predicted = cli("predict", tmp_path / "second", tmp_path / "rows.csv", "--out", tmp_path / "pred.csv")
+    assert predicted.exit_code == 0, predicted.stderr
+    expected = pd.read_csv(tmp_path / "pred.csv")[["proba_benign", "proba_malignant"]].to_numpy()
+    assert np.abs(serve_without_hpsearch(tmp_path / "second", rows, tmp_path) - expected).max() <= 1e-6
 
     keep = tmp_path / "precious"
     keep.mkdir()

@@ -1,12 +1,13 @@
-"""Real sweeps on clinical tables: CSV and Parquet, categorical and missing values, multiclass."""
+"""Real sweeps on clinical tables: CSV and Parquet, categorical and missing values, multiclass; the serving export."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import clinical_frame, load
+from conftest import clinical_frame, load, serve_without_hpsearch
 
+from search.export.predict import predict_rows
 from search.sweep.driver import run_sweep
 from trainable.data.dataset import inputs_from_frame
 from trainable.trial.model import load_model
@@ -41,6 +42,12 @@ def test_sweep_on_a_clinical_table_and_predict_raw_rows(ray_session, tiny, tmp_p
     proba = model.predict(inputs_from_frame(raw, card.data.columns), verbose=0)
     assert proba.shape == (len(frame), 1) and np.isfinite(proba).all()
     assert ((proba >= 0) & (proba <= 1)).all()
+    # best/serving: the same probabilities as `hpsearch predict`, in a process that cannot import hpsearch
+    raw.to_csv(tmp_path / "rows.csv", index=False)
+    predicted = predict_rows(cfg.out_dir / "best", tmp_path / "rows.csv").frame
+    served = serve_without_hpsearch(cfg.out_dir / "best", raw, tmp_path)
+    assert served.shape == (len(frame), 2)
+    assert np.abs(served - predicted[["proba_survived", "proba_died"]].to_numpy()).max() <= 1e-6
 
 
 def test_multiclass_sweep_uses_softmax_and_macro_auroc(ray_session, tiny):
