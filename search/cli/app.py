@@ -3,8 +3,8 @@
 Contract: every command turns an `HpsearchError` (a user mistake: config,
 data, flags) into ONE line on stderr, `hpsearch: error: ...`, and exit code 2,
 with no traceback. The commands only parse, call one module each
-(`search.sweep.driver`, `search.review.leaderboard`, `search.review.report`,
-`search.sweep.pick`, `search.export.export`, `search.export.predict`) and
+(the Python API, `search.api`, for `run`, `resume`, `leaderboard` and
+`predict`; `search.review.report`, `search.sweep.pick`, `search.export.export`) and
 present (`search.cli.console`, `search.cli.terminal_table`); those are
 imported inside the commands, so `hpsearch --help` imports neither Ray nor
 TensorFlow and answers at once.
@@ -142,29 +142,30 @@ def _run(
     """Run (or, with `resume_dir`, resume) a sweep with a progress bar, then summarise it."""
     from rich.console import Console
 
+    from search import api
     from search.cli.console import SweepProgress, summarise
-    from search.sweep.driver import resume_sweep, run_sweep
 
     console = Console(stderr=True)
     progress = SweepProgress(console)
     try:
         if resume_dir is not None:
-            outcome = resume_sweep(
-                resume_dir, address=address, on_start=progress.on_resume(resume_dir), on_update=progress.on_update
+            sweep = api.resume(
+                resume_dir, address=address, on_start=progress.on_resume(resume_dir), on_progress=progress.on_progress
             )
         else:
             assert cfg is not None
-            outcome = run_sweep(
+            sweep = api.run(
                 cfg,
                 address=address,
                 storage=storage,
                 overwrite=overwrite,
                 on_start=progress.on_run(cfg),
-                on_update=progress.on_update,
+                on_progress=progress.on_progress,
             )
     finally:
         progress.bar.stop()
-    summarise(console, outcome)
+    assert sweep.outcome is not None
+    summarise(console, sweep.outcome)
 
 
 @_command
@@ -176,14 +177,14 @@ def leaderboard(
     wide: Annotated[bool, typer.Option("--wide", help="Every column, however wide the table gets.")] = False,
 ) -> None:
     """Show a sweep's leaderboard (while it runs: the trials finished so far)."""
+    from search.api import Sweep
     from search.cli.terminal_table import FORMATS, VIEW, render
     from search.records.paths import CONFIG_FILE
-    from search.review.leaderboard import read_leaderboard
     from trainable.names import OBJECTIVE_MODES
 
     if format not in FORMATS:
         raise HpsearchError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
-    frame = read_leaderboard(results_dir)
+    frame = Sweep(results_dir).leaderboard  # (a running sweep's too: its config.yaml is not needed)
     if sort:
         if sort not in frame.columns:
             raise HpsearchError(f"--sort: no column {sort!r}; columns are: {', '.join(frame.columns)}")
@@ -280,10 +281,13 @@ def predict(
     ] = None,
 ) -> None:
     """Probabilities per class and the predicted label (at the model's stored threshold)."""
-    from search.export.predict import check_output, predict_rows, write_predictions
+    from search import api
+    from search.export.predict import check_output, write_predictions
+    from trainable.data.sources import read_rows
 
     check_output(out)
-    result = predict_rows(model_dir, input)
+    model = api.load_model(model_dir)
+    result = model.predict(read_rows(input, model.card.data.feature_names), where=str(input))
     if out is None:
         typer.echo(result.frame.to_csv(index=False), nl=False)
     else:

@@ -22,6 +22,7 @@ from search.records.paths import LEADERBOARD_FILE, MODEL_FILE, PICK_FILE, REPORT
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from search.api import Progress
     from search.config.schema import Config
     from search.records.model_card import ModelCard
     from search.sweep.driver import SweepOutcome
@@ -85,8 +86,11 @@ class SweepProgress:
 
         return on_start
 
-    def on_update(self, done: int, total: int, best: float | None) -> None:
-        self.bar.update(self.task, completed=done, best=f"best {self.metric} {best:.4f}" if best is not None else "")
+    def on_progress(self, progress: Progress) -> None:
+        best = progress.best
+        self.bar.update(
+            self.task, completed=progress.done, best=f"best {self.metric} {best:.4f}" if best is not None else ""
+        )
 
 
 def print_top(console: Console, board: pd.DataFrame, metric: str | None, title: str) -> None:

@@ -1,6 +1,7 @@
 """Loading a config: the default YAML, a user file merged on top, flags on top of that; errors in one line.
 
-Contract: `load_config(path, overrides)` returns a `Config` or raises
+Contract: `load_config(path, overrides)` (`path`: a YAML file, or a dict of the
+same shape) returns a `Config` or raises
 `HpsearchError` with one line naming the file, the key and what is wrong.
 Defaults live only in the default YAML (`DEFAULT_CONFIG`,
 `configs/breast_cancer.yaml`); a user file is merged on top of it (mappings
@@ -11,6 +12,7 @@ sweep saved (`config.yaml`) the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +92,15 @@ def load_saved_config(path: str | Path) -> Config:
     return load_config(path)
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Load the default YAML, merge `path` and dotted `overrides` on top, validate."""
+def load_config(path: str | Path | Mapping[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load the default YAML, merge `path` (a YAML file, or a mapping shaped like one: the Python API's
+    config dict) and dotted `overrides` on top, validate."""
     tree = _read_yaml(DEFAULT_CONFIG)
-    source = DEFAULT_CONFIG
-    if path is not None:
+    source: str | Path = DEFAULT_CONFIG
+    if isinstance(path, Mapping):
+        source = "config"
+        tree = _merge(tree, dict(path))
+    elif path is not None:
         source = Path(path)
         tree = _merge(tree, _read_yaml(source))
     for dotted, value in (overrides or {}).items():

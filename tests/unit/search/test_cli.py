@@ -11,9 +11,10 @@ import yaml
 from conftest import HPSEARCH, ROOT, clinical_frame
 
 
-def test_help_does_not_import_ray_or_tensorflow():
+@pytest.mark.parametrize("module", ["search.cli.app", "search.api"])
+def test_help_and_the_python_api_do_not_import_ray_or_tensorflow(module):
     code = (
-        "import sys, search.cli.app\n"
+        f"import sys, {module}\n"
         "heavy = [m for m in ('ray', 'tensorflow', 'keras', 'optuna', 'sklearn') if m in sys.modules]\n"
         "print(heavy)"
     )
