@@ -1,10 +1,11 @@
 """The model card in words: `model_card.md`, and the pieces of it the report shows too.
 
 Contract: `card_markdown(card)` renders a `ModelCard` for people (the JSON is
-for programs): intended use, the card's warnings, model, data, operating threshold, performance
-with intervals, confusion counts, baselines with the paired difference and a
-plain verdict, the decision curve's net benefit, subgroups, the robust pick
-and the objectives. `performance_rows(card)`, `per_class_rows(card)`,
+for programs): intended use, the card's warnings, model, data, operating
+threshold, performance with intervals, confusion counts, baselines with the
+paired difference and the verdict in words (`verdict`: the one source of its
+words), the decision curve's net benefit, subgroups, the robust pick and the
+objectives. `performance_rows(card)`, `per_class_rows(card)`,
 `validated_on(card)`, `verdict(versus)` and `sampled_note(baselines)` are the
 text the report (`search.review.model_section`) shows too. Imports nothing
 heavy.
