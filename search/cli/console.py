@@ -140,7 +140,9 @@ def summarise(console: Console, outcome: SweepOutcome) -> None:
 
 
 def _test_lines(console: Console, card: ModelCard) -> None:
-    """The exported model's one test scoring, in two lines."""
+    """The exported model's one test scoring, in two lines, and the card's warnings."""
+    from rich.markup import escape
+
     from search.review.card_text import verdict
 
     test = card.test
@@ -164,6 +166,8 @@ def _test_lines(console: Console, card: ModelCard) -> None:
         console.print(
             f"[yellow]the test split has now scored {test.scorings} models: its estimate is no longer unbiased[/]"
         )
+    for warning in card.warnings:
+        console.print(f"[yellow]warning: {escape(warning)}[/]")
 
 
 def print_review(console: Console, card: ModelCard | None, out_dir: Path) -> None:

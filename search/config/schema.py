@@ -39,6 +39,7 @@ class DataConfig(_Model):
     target: str | None
     features: list[str] | None
     drop: list[str]
+    keep_id_like: list[str]
     missing: Literal["error", "impute"]
     positive: str | int | None
     group: str | None = Field(min_length=1)
@@ -61,6 +62,7 @@ class DataConfig(_Model):
             target=self.target,
             features=None if self.features is None else tuple(self.features),
             drop=tuple(self.drop),
+            keep_id_like=tuple(self.keep_id_like),
             missing=self.missing,
             positive=self.positive,
             group=self.group,

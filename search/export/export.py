@@ -9,8 +9,9 @@ threshold on them (`trainable.stats.metrics.choose_threshold`), and scores the
 held-out test split with the model to export (cross-validated: the k
 fold-models averaged) and the baselines (`trainable.stats.baselines`; the
 sweep passes them in `Scoring.baselines`, fitted while it ran) in ONE scoring
-(`search.export.test_scoring`), which the sweep's test ledger records
-(`search.export.ledger`): a model already scored reuses its recorded metrics;
+(`search.export.test_scoring`; the card's `warnings` say when it rests on
+too few rows or events: `search.export.card_warnings`), which the sweep's
+test ledger records (`search.export.ledger`): a model already scored reuses its recorded metrics;
 another model is refused unless `Scoring.reuse_test`. It writes
 `out_dir/model.keras` (takes raw features), `serving/` (the same model as a
 SavedModel that loads without hpsearch: `trainable.trial.serving`), `model_card.json`
@@ -41,6 +42,7 @@ import pandas as pd
 from search.config.ranking import CONSTRAINT_METRICS
 from search.config.schema import Config, ExportConfig
 from search.config.space import describe
+from search.export.card_warnings import scoring_warnings
 from search.export.ledger import Ledger, model_key, weights_fingerprint
 from search.export.test_scoring import evaluate
 from search.records.model_card import CardBaseline, CardTest, CardThreshold, ModelCard
@@ -231,6 +233,7 @@ def export_model(
         versions=versions(),
         baselines=baselines,
         class_weight=cfg.train.class_weight,
+        warnings=scoring_warnings(data.y_test, data.class_names, data.subgroups),
         **_objectives(row, cfg),
         **(extra or {}),
     )

@@ -5,9 +5,10 @@ returns `(test, baselines_block)` for the model card, all computed on the
 held-out test rows (`proba`: the exported model's test probabilities):
 - `test`: `score()` and `clinical_metrics` at the operating threshold (with
   their 95% intervals), plus
-  - `vs_baseline`: `{baseline, delta_auroc, delta_auroc_ci95}`, the model's
-    AUROC minus the best baseline's (best on validation AUROC), paired on the
-    same test rows (DeLong);
+  - `vs_baseline`: `{baseline, delta_auroc, delta_auroc_ci95, verdict}`, the
+    model's AUROC minus the best baseline's (best on validation AUROC), paired
+    on the same test rows (DeLong), and the verdict of that interval
+    (`search.records.model_card.verdict_of`: better, not_shown_better, worse);
   - `decision_curve` (binary): `thresholds`, and the net benefit of `model`,
     of each baseline (`baselines`), of `treat_all` and of `treat_none`
     (Vickers & Elkin 2006), over `export.decision_thresholds` in steps of 0.01;
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from search.config.schema import ExportConfig
-from search.records.model_card import CardBaseline, CardTest
+from search.records.model_card import CardBaseline, CardTest, verdict_of
 from trainable.data.dataset import Dataset
 from trainable.names import VAL_AUROC
 from trainable.stats.baselines import Baseline
@@ -61,7 +62,7 @@ def _vs_baseline(
         return None
     best = max(baselines, key=lambda name: block[name]["validation"]["auroc"])
     delta, lo, hi = paired_difference(VAL_AUROC, y, proba, baselines[best].test, n_boot=n_boot, seed=seed)
-    return {"baseline": best, "delta_auroc": delta, "delta_auroc_ci95": [lo, hi]}
+    return {"baseline": best, "delta_auroc": delta, "delta_auroc_ci95": [lo, hi], "verdict": verdict_of([lo, hi])}
 
 
 def _decision_curve(

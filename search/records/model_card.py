@@ -10,7 +10,11 @@ metrics at the threshold on the validation rows), `threshold` (the operating
 threshold, chosen on validation), `test` (the one test-split scoring), `data`
 (source, sha256, split sizes, schema, classes), `inputs`, `outputs`,
 `versions`, `baselines`, `class_weight`, and, when they apply, `objectives`,
-`pareto_rank`, `constraints` and `pick`. Every block keeps the keys it was
+`pareto_rank`, `constraints` and `pick`; `warnings` (plain sentences, with
+their numbers, on what the test numbers rest on: too few rows or events).
+`test.vs_baseline.verdict` is `verdict_of(delta_auroc_ci95)`: `better`
+(the interval of the difference lies above 0), `worse` (below 0) or
+`not_shown_better` (it holds 0). Every block keeps the keys it was
 given and only those (`exclude_unset`): a key the scoring does not produce for
 a task (a multiclass table has no `sensitivity`) is absent, not null. The
 fields typed here are those the code reads; a block may hold more (the metrics
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,12 +44,15 @@ __all__ = [
     "PerClass",
     "PickBlock",
     "Subgroup",
+    "Verdict",
     "VsBaseline",
     "dump",
     "read_card",
+    "verdict_of",
 ]
 
 Interval = list[float]  # [lo, hi] at 95%
+Verdict = Literal["better", "not_shown_better", "worse"]
 
 
 class _Block(BaseModel):
@@ -80,6 +87,23 @@ class VsBaseline(_Block):
     baseline: str
     delta_auroc: float
     delta_auroc_ci95: Interval
+    verdict: Verdict | None = None  # absent from cards written before it
+
+    @property
+    def outcome(self) -> Verdict:
+        """The verdict: the card's, or (an older card) `verdict_of` its interval."""
+        return self.verdict or verdict_of(self.delta_auroc_ci95)
+
+
+def verdict_of(interval: Interval) -> Verdict:
+    """The model against the baseline, from the paired interval of model minus baseline: `better` when it lies
+    entirely above 0, `worse` entirely below, else `not_shown_better` (an undefined bound shows nothing)."""
+    lo, hi = interval
+    if lo > 0:
+        return "better"
+    if hi < 0:
+        return "worse"
+    return "not_shown_better"
 
 
 class DecisionCurve(_Block):
@@ -203,6 +227,7 @@ class ModelCard(BaseModel):
     pareto_rank: int | None = None
     constraints: dict[str, Any] | None = None
     pick: PickBlock | None = None
+    warnings: list[str] = []  # plain sentences: what the test numbers rest on (search.export.card_warnings)
 
     @property
     def positive_class(self) -> str | None:

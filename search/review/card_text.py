@@ -1,10 +1,11 @@
 """The model card in words: `model_card.md`, and the pieces of it the report shows too.
 
 Contract: `card_markdown(card)` renders a `ModelCard` for people (the JSON is
-for programs): intended use, model, data, operating threshold, performance
-with intervals, confusion counts, baselines with the paired difference and a
-plain verdict, the decision curve's net benefit, subgroups, the robust pick
-and the objectives. `performance_rows(card)`, `per_class_rows(card)`,
+for programs): intended use, the card's warnings, model, data, operating
+threshold, performance with intervals, confusion counts, baselines with the
+paired difference and the verdict in words (`verdict`: the one source of its
+words), the decision curve's net benefit, subgroups, the robust pick and the
+objectives. `performance_rows(card)`, `per_class_rows(card)`,
 `validated_on(card)`, `verdict(versus)` and `sampled_note(baselines)` are the
 text the report (`search.review.model_section`) shows too. Imports nothing
 heavy.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from search.records.model_card import CardBaseline, ModelCard, PerClass, VsBaseline
+from search.records.model_card import CardBaseline, ModelCard, PerClass, Verdict, VsBaseline
 from search.review.numbers import number, with_interval
 
 __all__ = [
@@ -64,6 +65,12 @@ def _intro(card: ModelCard) -> list[str]:
         "clinical use (TRIPOD+AI).",
         "",
     ]
+
+
+def _warnings(card: ModelCard) -> list[str]:
+    if not card.warnings:
+        return []
+    return ["## Warnings", "", *(f"- {w}" for w in card.warnings), ""]
 
 
 def _model(card: ModelCard) -> list[str]:
@@ -211,13 +218,17 @@ def _performance(card: ModelCard) -> list[str]:
     return lines + ([f"Calibration: {note}.", ""] if note else [])
 
 
+_DIFFERENCE = "the interval of the difference"
+_VERDICTS: dict[Verdict, str] = {
+    "better": f"The network is better than the baseline on this test split: {_DIFFERENCE} lies above 0.",
+    "not_shown_better": f"The network is not shown to be better than the baseline: {_DIFFERENCE} contains 0.",
+    "worse": f"The network is worse than the baseline on this test split: {_DIFFERENCE} lies below 0.",
+}
+
+
 def verdict(versus: VsBaseline) -> str:
-    """Whether the network is shown to be better than the baseline, in words."""
-    lo, hi = versus.delta_auroc_ci95
-    if lo > 0:
-        return "The network is better than the baseline on this test split."
-    where = "contains 0" if hi >= 0 else "lies below 0"
-    return f"The network is not shown to be better than the baseline: the interval of the difference {where}."
+    """The card's `vs_baseline.verdict` in words (`better`, `not_shown_better`, `worse`), with its key."""
+    return f"{_VERDICTS[versus.outcome]} (verdict: {versus.outcome})"
 
 
 def sampled_note(baselines: dict[str, CardBaseline]) -> str | None:
@@ -365,6 +376,7 @@ def _objectives(card: ModelCard) -> list[str]:
 
 _SECTIONS: tuple[Callable[[ModelCard], list[str]], ...] = (
     _intro,
+    _warnings,
     _model,
     _data,
     _threshold,

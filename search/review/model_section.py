@@ -3,10 +3,11 @@
 Contract: `model_section(sweep, data)` returns the HTML of the exported model's
 (`best/`) evaluation, as its card recorded it: how many models the test split
 has scored (a warning when more than one: the estimate is no longer
-unbiased), the clinical metrics (validation and test, with intervals; the
-class-weight note beside calibration), the ROC curve with the operating point
-and the calibration plot (from `best/predictions.npz`), the baselines beside
-the model with the paired difference and a plain verdict, the decision curve
+unbiased), the card's `warnings` (too few test rows or events), the clinical
+metrics (validation and test, with intervals; the class-weight note beside
+calibration), the ROC curve with the operating point and the calibration plot
+(from `best/predictions.npz`), the baselines beside the model with the paired
+difference and the verdict (`vs_baseline.verdict`), the decision curve
 with the operating threshold marked, and performance by subgroup. Plotly is
 imported inside functions.
 """
@@ -41,6 +42,12 @@ def _scorings(n: int) -> str:
         "choosing among them on it makes these test numbers optimistic; the estimate is no longer "
         "unbiased.</p>"
     )
+
+
+def _warnings(card: ModelCard) -> str:
+    if not card.warnings:
+        return ""
+    return "<ul class=warn>" + "".join(f"<li>{esc(w)}</li>" for w in card.warnings) + "</ul>"
 
 
 def _baselines(card: ModelCard) -> str:
@@ -243,7 +250,8 @@ def model_section(sweep: SweepResults, data: Dataset | None) -> str:
     card = read_card(best)
     record = sweep.record()
     scorings = max(record.scored_models() if record else 0, card.test.scorings or 1)  # as of now, not of the export
-    parts = ["<h2>Exported model: clinical metrics</h2>", _scorings(scorings), _metrics_table(card, scorings)]
+    parts = ["<h2>Exported model: clinical metrics</h2>", _scorings(scorings), _warnings(card)]
+    parts.append(_metrics_table(card, scorings))
     if card.pick:
         pick = card.pick
         parts.append(

@@ -84,13 +84,23 @@ def test_the_card_compares_with_baselines_and_shows_net_benefit_on_the_one_test_
     assert versus["delta_auroc"] == pytest.approx(
         test["auroc"] - card["baselines"][versus["baseline"]]["test"]["auroc"]
     )
+    lo, hi = versus["delta_auroc_ci95"]
+    assert versus["verdict"] == ("better" if lo > 0 else "worse" if hi < 0 else "not_shown_better")
+    # the built-in table's 86 test rows: the card says so, and so do its Markdown and the report
+    assert card["warnings"] == [
+        f"The test split has {len(data.y_test)} rows (fewer than 100): every test number rests on them, "
+        "and the intervals are wide."
+    ]
+    markdown = (out / "best" / "model_card.md").read_text()
+    assert f"## Warnings\n\n- The test split has {len(data.y_test)} rows" in markdown
     curve = test["decision_curve"]
     assert curve["thresholds"][0] == 0.01 and curve["thresholds"][-1] == 0.99 and len(curve["thresholds"]) == 99
     assert len(curve["model"]) == len(curve["treat_all"]) == 99 and set(curve["treat_none"]) == {0.0}
     assert curve["treat_all"][0] == pytest.approx(data.y_test.mean() - (1 - data.y_test.mean()) * 0.01 / 0.99)
     page = (out / "report.html").read_text()
-    for text in ("Baselines on the same rows", "Decision curve", "operating threshold", "scored once"):
+    for text in ("Baselines on the same rows", "Decision curve", "operating threshold", "scored once", "(verdict: "):
         assert text in page, text
+    assert f"<ul class=warn><li>The test split has {len(data.y_test)} rows" in page
     record = json.loads((out / "sweep.json").read_text())
     assert (
         record["test_scorings"][0]["command"] == "run" and record["test_scorings"][0]["test"]["auroc"] == test["auroc"]

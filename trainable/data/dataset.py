@@ -22,7 +22,9 @@ groups, and the group column is never a feature. `subgroups` names columns
 whose test-row values (`trainable.data.subgroups`) the evaluation reports
 performance by. Numeric, categorical and boolean columns; missing values
 refused (`missing="error"`) or imputed inside the model (`missing="impute"`);
-binary or multiclass targets. `inputs_from_frame(frame, schema)` turns raw
+binary or multiclass targets. A text or categorical column that looks like an
+identifier (`trainable.data.schema.refuse_id_like`) is refused unless
+`keep_id_like` names it. `inputs_from_frame(frame, schema)` turns raw
 rows into what an exported model takes.
 
 The driver loads the dataset once and hands it to trials through Ray's object
@@ -37,7 +39,7 @@ model card read it, never a model.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -45,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from trainable.data.encoding import encode, to_model_input
-from trainable.data.schema import ColumnSchema, InputForm, fit_schema, infer_kinds, input_form
+from trainable.data.schema import ColumnSchema, InputForm, fit_schema, infer_kinds, input_form, refuse_id_like
 from trainable.data.sources import read_source
 from trainable.data.splits import assign_folds, hold_out_test, resolve_folds, split_validation
 from trainable.data.subgroups import subgroup_labels
@@ -64,6 +66,7 @@ class DataSpec:
     target: str | None  # the label column of a table
     features: tuple[str, ...] | None  # keep only these columns (None: all but the target)
     drop: tuple[str, ...]  # ...and drop these
+    keep_id_like: tuple[str, ...]  # ID-like text columns kept as features on purpose
     missing: Literal["error", "impute"]
     positive: str | int | None  # the positive class of a binary label
     group: str | None  # the column whose rows stay together (patients)
@@ -159,17 +162,21 @@ def _select(where: str, frame: pd.DataFrame, features: tuple[str, ...] | None, d
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
     for key, names in (("data.features", list(features or [])), ("data.drop", drop)):
-        unknown = [n for n in names if n not in columns]
-        if unknown:
-            raise HpsearchError(
-                f"{where}: {key} names unknown column(s) {', '.join(unknown)}; columns are: {', '.join(columns)}"
-            )
+        _check_names(where, key, names, columns)
     if features:
         frame = frame[list(features)]
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
     if frame.shape[1] == 0:
         raise HpsearchError(f"{where}: no feature columns left (check data.features / data.drop)")
     return frame
+
+
+def _check_names(where: str, key: str, names: Collection[str], columns: list[str]) -> None:
+    unknown = [n for n in names if n not in columns]
+    if unknown:
+        raise HpsearchError(
+            f"{where}: {key} names unknown column(s) {', '.join(unknown)}; columns are: {', '.join(columns)}"
+        )
 
 
 def _encode_labels(where: str, y: np.ndarray, positive: str | int | None) -> tuple[np.ndarray, list[str]]:
@@ -232,6 +239,8 @@ def load_dataset(spec: DataSpec) -> Dataset:
     else:
         y = np.asarray(y_raw, dtype=np.int64)
     kinds = infer_kinds(frame, where)
+    _check_names(where, "data.keep_id_like", spec.keep_id_like, list(raw.columns))
+    refuse_id_like(frame, kinds, spec.keep_id_like, where)
     impute = spec.missing == "impute"
     _check_values(where, frame, kinds, impute)
     fractions, seed = (spec.val_fraction, spec.test_fraction), spec.seed

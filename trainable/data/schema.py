@@ -10,6 +10,11 @@ Contract:
 - `infer_kinds(frame, where)` types each feature column `numeric` or
   `categorical` (strings, categories, booleans); a column of numbers with a
   few text values is refused with the column, an example and its row.
+- `refuse_id_like(frame, kinds, keep, where)` refuses a text or categorical
+  column that looks like an identifier (more than `ID_MIN_VALUES` distinct
+  values averaging fewer than `ID_MAX_ROWS_PER_VALUE` rows each, e.g. a
+  patient id), one-hot encoding of which lets a model recognise the rows it
+  trained on; `keep` (`data.keep_id_like`) names the columns kept on purpose.
 - `fit_schema(train, kinds, impute)` learns the schema on the TRAINING rows only.
 - `input_form(schema)` is how a model takes its rows: `matrix` (one float
   matrix, every column numeric with nothing to impute) or `columns` (one named
@@ -21,6 +26,7 @@ Contract:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from typing import Literal
 
 import numpy as np
@@ -29,10 +35,23 @@ from pydantic import BaseModel, ConfigDict
 
 from trainable.errors import HpsearchError
 
-__all__ = ["MISSING_TOKEN", "ColumnSchema", "InputForm", "as_text", "fit_schema", "infer_kinds", "input_form"]
+__all__ = [
+    "ID_MAX_ROWS_PER_VALUE",
+    "ID_MIN_VALUES",
+    "MISSING_TOKEN",
+    "ColumnSchema",
+    "InputForm",
+    "as_text",
+    "fit_schema",
+    "infer_kinds",
+    "input_form",
+    "refuse_id_like",
+]
 
 MISSING_TOKEN = "<missing>"
 _TEXTISH_NUMERIC = 0.9  # a column whose non-empty values are >= 90% numbers is numeric
+ID_MIN_VALUES = 50  # a categorical column with more distinct values than this...
+ID_MAX_ROWS_PER_VALUE = 10  # ...averaging fewer rows each than this looks like an identifier
 
 Kind = Literal["numeric", "categorical"]
 InputForm = Literal["matrix", "columns"]
@@ -89,6 +108,23 @@ def infer_kinds(frame: pd.DataFrame, where: str) -> dict[str, Kind]:
                 )
             kinds[col] = "categorical"
     return kinds
+
+
+def refuse_id_like(frame: pd.DataFrame, kinds: Mapping[str, Kind], keep: Collection[str], where: str) -> None:
+    """Refuse the first categorical column not in `keep` with many distinct values, each in only a few rows."""
+    for col, kind in kinds.items():
+        if kind != "categorical" or col in keep:
+            continue
+        present = frame[col].dropna()
+        values = int(present.nunique())
+        if values > ID_MIN_VALUES and len(present) < ID_MAX_ROWS_PER_VALUE * values:
+            raise HpsearchError(
+                f"{where}: column `{col}` looks like an ID ({values} distinct values in {len(present)} rows, "
+                f"{len(present) / values:.1f} rows each; an ID-like column has more than {ID_MIN_VALUES} values "
+                f"averaging fewer than {ID_MAX_ROWS_PER_VALUE} rows): drop it (data.drop: [{col}]), keep its rows "
+                f"together in every split (data.group: {col}), or keep it as a feature on purpose "
+                f"(data.keep_id_like: [{col}])"
+            )
 
 
 def as_text(series: pd.Series) -> np.ndarray:

@@ -177,3 +177,21 @@ def test_the_mlflow_flag_without_mlflow_installed_is_refused_in_one_line(cli, tm
         "uv sync --extra mlflow",
     )
     assert not results.exists()  # nothing written
+
+
+def test_an_id_like_column_is_refused_before_anything_is_written_and_a_config_can_keep_it(cli, tmp_path):
+    from search.config.load import load_config
+
+    frame = clinical_frame(1200, seed=5).dropna()
+    frame["patient_id"] = [f"P{i // 4:04d}" for i in frame.index]  # 300 patients of 4 rows each
+    path, results = tmp_path / "visits.csv", tmp_path / "results"
+    frame.to_csv(path, index=False)
+    _refused(
+        cli("run", "--data", path, "--target", "outcome", "--results-dir", results),
+        "column `patient_id` looks like an ID (300 distinct values in",
+    )
+    assert not results.exists()
+    config = tmp_path / "keep.yaml"
+    keep = {"source": str(path), "target": "outcome", "keep_id_like": ["patient_id"]}
+    config.write_text(yaml.safe_dump({"data": keep}))
+    assert "patient_id" in load_config(config).load_data().feature_names  # kept on purpose: the same check passes

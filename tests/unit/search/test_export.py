@@ -82,3 +82,42 @@ def test_a_subgroup_too_small_or_of_one_class_gets_null_metrics():
     assert rows["a"]["auroc_ci95"][0] < rows["a"]["auroc_ci95"][1]
     assert rows["b"]["n"] == 3 and rows["b"]["auroc"] is None and rows["b"]["auroc_ci95"] is None
     assert rows["b"]["observed_rate"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "interval, expected",
+    [
+        ([0.01, 0.2], "better"),
+        ([-0.05, 0.1], "not_shown_better"),
+        ([0.0, 0.1], "not_shown_better"),
+        ([-0.3, -0.02], "worse"),
+    ],
+)
+def test_the_verdict_against_the_baseline_comes_from_the_paired_interval(interval, expected):
+    from search.records.model_card import VsBaseline, verdict_of
+    from search.review.card_text import verdict
+
+    assert verdict_of(interval) == expected
+    versus = VsBaseline(baseline="logistic_regression", delta_auroc=sum(interval) / 2, delta_auroc_ci95=interval)
+    assert versus.outcome == expected  # a card written before the key: its interval decides
+    words = verdict(versus)
+    assert words.endswith(f"(verdict: {expected})")
+    assert ("not shown to be better" in words) == (expected == "not_shown_better")
+    assert ("is worse than" in words) == (expected == "worse")
+
+
+@pytest.mark.parametrize("model_signal, expected", [(3.0, "better"), (1.0, "not_shown_better"), (0.0, "worse")])
+def test_the_test_scoring_records_the_verdict_of_the_paired_difference(model_signal, expected):
+    from search.export.test_scoring import _vs_baseline
+    from trainable.stats.baselines import Baseline
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 150)
+    baseline = 1 / (1 + np.exp(-(1.0 * y + rng.normal(size=len(y))))).reshape(-1, 1)  # AUROC about 0.76
+    model = 1 / (1 + np.exp(-(model_signal * y + rng.normal(size=len(y)))))
+    fitted = {"logistic_regression": Baseline("logistic_regression", baseline, baseline, 10, 10)}
+    block = {"logistic_regression": {"validation": {"auroc": 0.8}}}
+    versus = _vs_baseline(y, model.reshape(-1, 1), fitted, block, n_boot=200, seed=0)
+    assert versus is not None and versus["verdict"] == expected
+    lo, hi = versus["delta_auroc_ci95"]
+    assert {"better": lo > 0, "worse": hi < 0, "not_shown_better": lo <= 0 <= hi}[expected]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import load
+from conftest import clinical_frame, load
 
 from trainable.data.dataset import inputs_from_frame
+from trainable.data.schema import infer_kinds, refuse_id_like
 from trainable.errors import HpsearchError
 
 
@@ -59,3 +60,46 @@ def test_raw_rows_encode_and_refuse_wrong_columns(clinical_csv):
         inputs_from_frame(raw.drop(columns=["crp"]), d.schema)
     with pytest.raises(HpsearchError, match="unexpected column\\(s\\) the model was not trained on: extra"):
         inputs_from_frame(raw.assign(extra=1), d.schema)
+
+
+def _visits_csv(tmp_path, patients: int = 300, visits: int = 4):
+    """The issue's table: `patient_id` as text, 300 patients of 4 rows each (1,200 rows)."""
+    frame = clinical_frame(patients * visits, seed=3).dropna()
+    frame["patient_id"] = [f"P{i // visits:04d}" for i in frame.index]
+    path = tmp_path / "visits.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_an_id_like_text_column_is_refused_unless_dropped_grouped_or_kept(tmp_path):
+    path = str(_visits_csv(tmp_path))
+    with pytest.raises(HpsearchError) as info:
+        load(path, target="outcome")
+    message = str(info.value)
+    assert "column `patient_id` looks like an ID (300 distinct values in" in message and "\n" not in message
+    for advice in ("data.drop: [patient_id]", "data.group: patient_id", "data.keep_id_like: [patient_id]"):
+        assert advice in message, advice
+    assert "patient_id" not in load(path, target="outcome", drop=["patient_id"]).feature_names
+    assert "patient_id" not in load(path, target="outcome", group="patient_id").feature_names
+    kept = load(path, target="outcome", keep_id_like=["patient_id"])
+    column = next(c for c in kept.schema if c.name == "patient_id")
+    assert column.kind == "categorical" and len(column.vocabulary) > 200  # one-hot encoded, as asked
+    with pytest.raises(HpsearchError, match="data.keep_id_like names unknown column\\(s\\) patient; columns are"):
+        load(path, target="outcome", keep_id_like=["patient"])
+
+
+@pytest.mark.parametrize(
+    "values, rows_each, refused",
+    [(51, 9, True), (51, 10, False), (50, 1, False), (200, 1, True), (3, 100, False)],
+)
+def test_id_like_means_more_than_50_values_averaging_fewer_than_10_rows(values, rows_each, refused):
+    frame = pd.DataFrame({"code": [f"c{i}" for i in range(values) for _ in range(rows_each)]})
+    kinds = infer_kinds(frame, "t.csv")
+    if refused:
+        with pytest.raises(HpsearchError, match=f"t.csv: column `code` looks like an ID \\({values} distinct"):
+            refuse_id_like(frame, kinds, (), "t.csv")
+    else:
+        refuse_id_like(frame, kinds, (), "t.csv")
+    refuse_id_like(frame, kinds, ("code",), "t.csv")  # kept on purpose
+    numbers = pd.DataFrame({"code": np.arange(values * rows_each)})  # a numeric id is a number, not one-hot
+    refuse_id_like(numbers, infer_kinds(numbers, "t.csv"), (), "t.csv")
