@@ -28,9 +28,12 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 HPSEARCH = [sys.executable, "-m", "search.cli"]
 
 
+LOGICAL_GPUS = 2  # the session's Ray declares GPUs this machine does not have: trials asking none are unaffected
+
+
 @pytest.fixture(scope="session")
 def ray_session() -> Any:
-    """A real local Ray instance, started once and shared by every slow test."""
+    """A real local Ray instance, started once and shared by every slow test (with `LOGICAL_GPUS`)."""
     import ray
 
     from search.config.load import load_config
@@ -39,7 +42,7 @@ def ray_session() -> Any:
 
     prepare_tensorflow()
     os.environ.pop("RAY_ADDRESS", None)
-    init_ray(None, load_config())
+    init_ray(None, load_config(), num_gpus=LOGICAL_GPUS)
     yield ray
     ray.shutdown()
 

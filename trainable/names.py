@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 __all__ = [
     "BEST_EPOCH",
+    "DEVICES",
     "DIVERGED",
     "EPOCH",
     "LATENCY_MS",
@@ -61,6 +62,7 @@ BEST_EPOCH = "best_epoch"  # the best epoch so far (by the sweep's metric)
 DIVERGED = "diverged"  # a non-finite loss stopped the trial
 TRAIN_SECONDS = "train_seconds"
 NODE = "node"  # the Ray node that ran the trial
+DEVICES = "cuda_visible_devices"  # the GPUs Ray gave the trial (its CUDA_VISIBLE_DEVICES; "" or None: none)
 STOPPED = "stopped"  # early stopping stopped the configuration
 NUMBER = "number"  # the configuration's Optuna trial number
 # A pack's report (`trainable.trial.epoch_callback`): each member's metrics under MEMBERS, by member id.

@@ -172,7 +172,15 @@ class SearchConfig(_Model):
 class TrainConfig(_Model):
     max_epochs: int = Field(ge=1)
     cpus_per_trial: float = Field(gt=0)
+    gpus_per_trial: float = Field(ge=0)
     class_weight: Literal["balanced"] | None
+
+    @field_validator("gpus_per_trial")
+    @classmethod
+    def _gpu_share(cls, value: float) -> float:
+        if value > 1 and value != int(value):
+            raise ValueError(f"must be a fraction of one GPU (< 1) or a whole number of GPUs, got {value}")
+        return value
 
 
 class ExportConfig(_Model):

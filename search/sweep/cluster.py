@@ -11,7 +11,8 @@ trials run at once. `experiment_location(cfg, out, storage)` is where Ray
 Tune keeps the experiment: `out/tune`, or a fresh folder under `--storage` (a
 path every node shares, or a pyarrow URI such as s3://bucket/prefix).
 Workers get `trainable.runtime.environment.process_env` (TensorFlow quiet,
-on the CPU, its threads sized to `train.cpus_per_trial`); on a cluster the
+its threads sized to `train.cpus_per_trial`, GPU memory grown as needed; Ray
+sets each trial's `CUDA_VISIBLE_DEVICES` to its `train.gpus_per_trial`); on a cluster the
 driver's own `trainable` package is shipped to them (Ray `py_modules`).
 Imports Ray inside functions only.
 """
@@ -78,8 +79,9 @@ def experiment_location(cfg: Config, out: Path, storage: str | None) -> tuple[st
     return base, f"{cfg.name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def init_ray(address: str | None, cfg: Config) -> bool:
-    """Start (or join) Ray for a sweep; False when Ray was already running in this process."""
+def init_ray(address: str | None, cfg: Config, num_gpus: int | None = None) -> bool:
+    """Start (or join) Ray for a sweep; False when Ray was already running in this process. `num_gpus`: the
+    GPUs a new local instance declares (default: Ray's own count of this machine's)."""
     # Tune's own console output is off (hpsearch shows its progress), and of its
     # per-trial loggers only the JSON one runs (result.json feeds the report and
     # the benchmarks; `search.sweep.tuner` adds it): no CSV or TensorBoard files.
@@ -100,13 +102,13 @@ def init_ray(address: str | None, cfg: Config) -> bool:
         return False
     prefetch = prefetch_imports(_PREFETCH)  # after `import ray` and the variables above
     try:
-        _start_ray(ray, address, env)
+        _start_ray(ray, address, env, num_gpus)
     finally:
         prefetch.join()
     return True
 
 
-def _start_ray(ray: Any, address: str | None, env: dict[str, str]) -> None:
+def _start_ray(ray: Any, address: str | None, env: dict[str, str], num_gpus: int | None) -> None:
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     if address:
         import trainable
@@ -127,7 +129,13 @@ def _start_ray(ray: Any, address: str | None, env: dict[str, str]) -> None:
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
-        ray.init(address="local", num_cpus=os.cpu_count() or 1, _system_config=_compat.LOCAL_SYSTEM_CONFIG, **kwargs)
+        ray.init(
+            address="local",
+            num_cpus=os.cpu_count() or 1,
+            num_gpus=num_gpus,
+            _system_config=_compat.LOCAL_SYSTEM_CONFIG,
+            **kwargs,
+        )
     finally:
         for key, value in saved.items():
             if value is None:
@@ -192,10 +200,14 @@ def release_ray(started: bool) -> threading.Thread | None:
 
 
 def concurrency(cfg: Config) -> int:
-    """Trials at once: `search.max_concurrent`, else the cluster's CPUs / `train.cpus_per_trial`."""
+    """Trials at once: `search.max_concurrent`, else the cluster's CPUs / `train.cpus_per_trial` (and, with
+    `train.gpus_per_trial`, no more than its GPUs / that)."""
     import ray
 
     if cfg.search.max_concurrent:
         return cfg.search.max_concurrent
-    cpus = float(ray.cluster_resources().get("CPU", 1))
-    return max(1, int(cpus // cfg.train.cpus_per_trial))
+    resources = ray.cluster_resources()
+    slots = float(resources.get("CPU", 1)) // cfg.train.cpus_per_trial
+    if cfg.train.gpus_per_trial:
+        slots = min(slots, float(resources.get("GPU", 0)) // cfg.train.gpus_per_trial)
+    return max(1, int(slots))

@@ -36,6 +36,11 @@ pack either its share of every later step or a new trace. Measured on the
 default sweep (32 trials, 5-fold CV, ASHA; `benchmarks/pack_sweeps.py`, one
 run, each P its own command): P = 2: 0.94x the wall of P = 1, P = 4: 0.97x,
 P = 8: 1.08x.
+
+On a GPU (`train.gpus_per_trial` > 0) `auto` takes twice the narrow-layer
+size (16, 8, 4, 2; at most 8 under early stopping), whatever the width: a
+small MLP leaves most of a device idle, and a pack fills it with more work per
+step. This has NOT been measured on a real GPU yet (`GPU_FACTOR`).
 """
 
 from __future__ import annotations
@@ -49,9 +54,12 @@ __all__ = ["AUTO_RULE", "auto_size", "pack_size", "pack_sizes"]
 # (most training rows, size with narrow layers, size with wide ones); past the last row count: 1
 AUTO_RULE = ((10_000, 8, 4), (100_000, 4, 1), (200_000, 2, 1))
 WIDE = 256  # widths above this make arithmetic dominate a step
+GPU_FACTOR = 2  # on a GPU: this many times the narrow-layer size (an assumption, not yet measured)
 
 
-def auto_size(rows: int, width: float) -> int:
+def auto_size(rows: int, width: float, gpu: bool = False) -> int:
+    if gpu:
+        return GPU_FACTOR * auto_size(rows, 0)
     for most, narrow, wide in AUTO_RULE:
         if rows <= most:
             return narrow if width <= WIDE else wide
@@ -68,9 +76,10 @@ def pack_size(cfg: Config, rows: int, slots: int) -> int:
     trials, slots = cfg.search.trials, max(1, slots)
     width = math.sqrt(cfg.space.units.low * cfg.space.units.high)
     if cfg.search.pack == "auto":
-        wanted = auto_size(rows, width)
+        gpu = cfg.train.gpus_per_trial > 0
+        wanted = auto_size(rows, width, gpu)
         if cfg.search.early_stopping.enabled:
-            wanted = min(wanted, EARLY_STOPPING_MOST)
+            wanted = min(wanted, EARLY_STOPPING_MOST * (GPU_FACTOR if gpu else 1))
     else:
         wanted = int(cfg.search.pack)
     wanted = max(1, min(wanted, math.ceil(trials / slots), trials))

@@ -85,10 +85,13 @@ def trial_settings(cfg: Config, rungs: str | None = None) -> TrialSettings:
 
 
 def _trainable(cfg: Config, fn: Callable[..., None], **parameters: Any) -> Any:
-    """`fn` with its parameters (through the object store) and a trial's CPUs."""
+    """`fn` with its parameters (through the object store) and a trial's CPUs (and GPUs)."""
     from ray import tune
 
-    return tune.with_resources(tune.with_parameters(fn, **parameters), {"cpu": cfg.train.cpus_per_trial})
+    resources = {"cpu": cfg.train.cpus_per_trial}
+    if cfg.train.gpus_per_trial:
+        resources["gpu"] = cfg.train.gpus_per_trial
+    return tune.with_resources(tune.with_parameters(fn, **parameters), resources)
 
 
 def _sweep_trainable(cfg: Config, data: Dataset, trial: TrialFn | None) -> tuple[Any, str | None]:

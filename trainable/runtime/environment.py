@@ -5,9 +5,10 @@ setting here:
 - `QUIET_ENV`: TensorFlow's C++ log level (its INFO lines stay out of the
   user's terminal);
 - `BACKEND_ENV`: Keras 3 runs on TensorFlow;
-- `CPU_ONLY_ENV`: no CUDA device is visible. hpsearch has no GPU setting yet,
-  and TensorFlow in every trial process would otherwise take all of each
-  GPU's memory.
+- `GPU_MEMORY_ENV`: TensorFlow allocates GPU memory as it needs it (memory
+  growth), so trials that share a GPU (`train.gpus_per_trial` < 1) do not
+  each take all of it. Which GPUs a trial sees is Ray's to set: it sets
+  `CUDA_VISIBLE_DEVICES` for each trial to the GPUs it was given.
 `process_env(cpus)` is all of them (and, with `cpus`, TensorFlow's thread
 pools sized to them): what the driver gives Ray's workers.
 `prepare_tensorflow()` sets them in this process where the user has not, and
@@ -27,16 +28,16 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["BACKEND_ENV", "CPU_ONLY_ENV", "QUIET_ENV", "import_keras", "prepare_tensorflow", "process_env"]
+__all__ = ["BACKEND_ENV", "GPU_MEMORY_ENV", "QUIET_ENV", "import_keras", "prepare_tensorflow", "process_env"]
 
 QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 BACKEND_ENV = {"KERAS_BACKEND": "tensorflow"}
-CPU_ONLY_ENV = {"CUDA_VISIBLE_DEVICES": ""}
+GPU_MEMORY_ENV = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 
 def process_env(cpus: int | None = None) -> dict[str, str]:
     """The variables a TensorFlow process of hpsearch starts with; with `cpus`, thread pools of that size."""
-    env = {**QUIET_ENV, **BACKEND_ENV, **CPU_ONLY_ENV}
+    env = {**QUIET_ENV, **BACKEND_ENV, **GPU_MEMORY_ENV}
     if cpus is not None:
         env.update(TF_NUM_INTRAOP_THREADS=str(cpus), TF_NUM_INTEROP_THREADS=str(cpus))
     return env

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainable.data.dataset import Dataset
 from trainable.data.encoding import to_model_input
-from trainable.names import NODE
+from trainable.names import DEVICES, NODE
 from trainable.runtime.environment import import_keras
 from trainable.runtime.tf import configure_tensorflow, reset_between_trials
 from trainable.trial.checkpoint import TrialState, read_pack_checkpoint
@@ -136,7 +136,13 @@ def fit_and_report(
     node = _node_id()
     for run in runs:
         run.fixed[NODE] = node
-    fixed = {NODE: node, "started_at": started_at, "entered_at": entered_at or started_at, "pid": os.getpid()}
+    fixed = {
+        NODE: node,
+        DEVICES: os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "started_at": started_at,
+        "entered_at": entered_at or started_at,
+        "pid": os.getpid(),
+    }
     reporter = PackReporter(settings, scheme, report, runs, referee, fixed, started)
     y, fit_options = scheme.targets(settings.class_weight == "balanced")
     model.fit(

@@ -123,3 +123,12 @@ def test_objectives_replace_the_metric():
     )
     assert cfg.search.metric == "val_auroc" and cfg.search.ranking.multi  # the best epoch: by val_auroc
     assert load_config(None, {}).search.ranking == Ranking("val_loss")
+
+
+@pytest.mark.parametrize("share, ok", [(0, True), (0.25, True), (1, True), (2, True), (1.5, False), (-1, False)])
+def test_gpus_per_trial_is_a_fraction_of_one_gpu_or_whole_gpus(share, ok):
+    if ok:
+        assert load_config(None, {"train.gpus_per_trial": share}).train.gpus_per_trial == share
+    else:
+        with pytest.raises(HpsearchError, match="train.gpus_per_trial"):
+            load_config(None, {"train.gpus_per_trial": share})

@@ -31,3 +31,11 @@ def test_a_pack_never_leaves_a_slot_idle_and_a_number_is_a_ceiling():
     assert pack_size(load_config(None, {"search.trials": 32, "search.pack": 3}), rows=10**6, slots=2) == 3
     # 24 on 2 slots: 4 packs of 6, not 3 of 8 (a slot idle for the last third)
     assert pack_size(load_config(None, {"search.trials": 24, "search.early_stopping.enabled": False}), 483, 2) == 6
+
+
+def test_on_a_gpu_auto_takes_larger_packs_whatever_the_width():
+    assert auto_size(483, 512, gpu=True) == 16 and auto_size(70_000, 512, gpu=True) == 8
+    assert auto_size(1_000_000, 64, gpu=True) == 2
+    gpu = {"search.trials": 64, "train.gpus_per_trial": 0.5}
+    assert pack_size(load_config(None, {**gpu, "search.early_stopping.enabled": False}), rows=483, slots=4) == 16
+    assert pack_size(load_config(None, gpu), rows=483, slots=4) == 8  # under early stopping
