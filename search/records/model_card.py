@@ -153,7 +153,7 @@ class CardTest(_AtThreshold):
     decision_curve: DecisionCurve | None = None
     subgroups: list[Subgroup] | None = None
     calibration_note: str | None = None
-    scorings: int | None = None  # distinct models the test split has scored across sweeps, this one included
+    scorings: int | None = None  # distinct models the test split has scored across sweeps (this one, if scored)
     scored: bool | None = None  # false: not scored, because another sweep scored this test split first
     scored_by: ScoredBy | None = None  # who did (with `scored` false)
     score_with: str | None = None  # the command that scores it anyway (--reuse-test; with `scored` false)

@@ -102,3 +102,21 @@ def _assert_unscored(sweep: Path, scoring: dict, terminal: str) -> None:
     assert "Not scored on the test split" in terminal and how in terminal.replace("\n", "")
     page = (sweep / "report.html").read_text()
     assert "Not scored on the test split" in page and "ROC, test split" not in page
+
+
+def test_run_with_pick_on_a_split_another_sweep_scored_exports_the_winner_unscored(ray_session, tiny, tmp_path):
+    from search.sweep.driver import run_sweep
+
+    small = {"search.trials": 1, "search.pack": 1, "train.max_epochs": 1, "export.baselines": []}
+    run_sweep(tiny(name="first", **small))
+    picked = {"pick.enabled": True, "pick.top_k": 1, "pick.repeats": 1}
+    outcome = run_sweep(tiny(name="picked", **small, **picked))
+    out = outcome.out_dir
+    assert outcome.pick is not None and outcome.card is not None and outcome.card.pick is not None
+    test = outcome.card.test
+    assert test.unscored and test.scored_by is not None and test.scored_by.sweep == "first"
+    assert test.score_with == f"hpsearch pick {out} --reuse-test" and test.auroc is None
+    assert json.loads((out / "sweep.json").read_text()).get("test_scorings", []) == []
+    assert (
+        len(_ledger(tmp_path / "results")) == 1 and "Not scored on the test split" in (out / "report.html").read_text()
+    )
