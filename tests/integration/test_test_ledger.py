@@ -50,6 +50,8 @@ def test_a_test_split_is_scored_once_across_sweeps_unless_told(ray_session, cli,
     assert _card(archived)["test"]["auroc"] == test["auroc"]
     _assert_unscored(results / "tour", scoring, again.stderr)
     assert len(_ledger(results)) == 1
+    report = cli("report", results / "tour")  # a card without test metrics renders
+    assert report.exit_code == 0 and "Not scored on the test split" in (results / "tour" / "report.html").read_text()
 
     # --overwrite deletes the rerun, not the ledger; --reuse-test scores it anyway, counted across sweeps
     forced = cli("run", config, "--name", "tour", "--overwrite", "--reuse-test")
