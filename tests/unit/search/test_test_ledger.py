@@ -160,3 +160,22 @@ def test_an_unscored_card_renders_without_test_metrics_and_says_how_to_score_it(
     text = card_markdown(card)
     assert "Not scored on the test split" in text and "sweep first (trial a1" in text and f"`{how}`" in text
     assert "2026-12-04T10:00:00" in text and "Test split at the threshold" not in text
+
+
+def test_a_sweep_record_names_its_test_split_and_keeps_run_reuse_test_for_resume(tmp_path):
+    from conftest import load
+
+    from search.records.test_ledger import split_of
+    from search.sweep import folder
+
+    data = load("builtin:breast_cancer")
+    assert load("builtin:breast_cancer", folds=0).test_rows_sha256 == data.test_rows_sha256  # the same rows
+    assert load("builtin:breast_cancer", seed=1).test_rows_sha256 != data.test_rows_sha256  # other rows
+    for name in ("plain", "forced"):
+        (tmp_path / name).mkdir()
+    plain = folder.start(tmp_path / "plain", "x", data, None)
+    forced = folder.start(tmp_path / "forced", "x", data, None, reuse_test=True)
+    assert split_of(plain) == split_of(forced) and split_of(plain).data_sha256 == data.sha256
+    saved = {p: json.loads((tmp_path / p / "sweep.json").read_text()) for p in ("plain", "forced")}
+    assert "reuse_test" not in saved["plain"] and saved["forced"]["reuse_test"] is True
+    assert saved["plain"]["test_rows_sha256"] == data.test_rows_sha256
