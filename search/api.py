@@ -8,8 +8,9 @@
 
 Contract (the command line is a thin layer over these calls: `hpsearch run`,
 `resume`, `leaderboard` and `predict` call them):
-- `run(config, *, overrides, address, storage, overwrite, on_progress)` runs a
-  sweep and returns its `Sweep`. `config`: a YAML file, a dict shaped like one
+- `run(config, *, overrides, address, storage, overwrite, reuse_test,
+  on_progress)` runs a sweep and returns its `Sweep` (`reuse_test`: score the
+  test split even if another sweep of the results folder scored it). `config`: a YAML file, a dict shaped like one
   (merged over the defaults, `configs/breast_cancer.yaml`), a `Config`, or None
   (the defaults); `overrides`: dotted keys on top (`{"search.trials": 8}`).
   `on_progress(Progress)` is called each time a configuration finishes or fails.
@@ -140,6 +141,7 @@ def run(
     address: str | None = None,
     storage: str | None = None,
     overwrite: bool = False,
+    reuse_test: bool = False,
     on_progress: OnProgress | None = None,
     on_start: Callable[[Dataset, list[str]], None] | None = None,
 ) -> Sweep:
@@ -149,7 +151,15 @@ def run(
 
     cfg = _config(config, overrides)
     update = _on_update(cfg.search.metric, on_progress)
-    outcome = run_sweep(cfg, address=address, storage=storage, overwrite=overwrite, on_start=on_start, on_update=update)
+    outcome = run_sweep(
+        cfg,
+        address=address,
+        storage=storage,
+        overwrite=overwrite,
+        reuse_test=reuse_test,
+        on_start=on_start,
+        on_update=update,
+    )
     return _sweep(outcome)
 
 

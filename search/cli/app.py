@@ -87,6 +87,10 @@ def run(
         str | None,
         typer.Option("--mlflow", help="Track the sweep in MLflow at this URI (config mlflow.tracking_uri)."),
     ] = None,
+    reuse_test: Annotated[
+        bool,
+        typer.Option("--reuse-test", help="Score the best model even if another sweep here scored this test split."),
+    ] = False,
 ) -> None:
     """Run a sweep: sample, train and rank models, then export the best one."""
     overrides = {
@@ -107,7 +111,7 @@ def run(
     from search.config.load import load_config
 
     cfg = load_config(config, overrides)
-    _run(cfg, address, overwrite, storage=storage)
+    _run(cfg, address, overwrite, storage=storage, reuse_test=reuse_test)
 
 
 @_command
@@ -138,6 +142,7 @@ def _run(
     *,
     storage: str | None = None,
     resume_dir: Path | None = None,
+    reuse_test: bool = False,
 ) -> None:
     """Run (or, with `resume_dir`, resume) a sweep with a progress bar, then summarise it."""
     from rich.console import Console
@@ -159,6 +164,7 @@ def _run(
                 address=address,
                 storage=storage,
                 overwrite=overwrite,
+                reuse_test=reuse_test,
                 on_start=progress.on_run(cfg),
                 on_progress=progress.on_progress,
             )
@@ -269,7 +275,12 @@ def export(
     card = export_trial(results_dir, trial, out, target_sensitivity, reuse_test)
     test = card.test
     lo, hi = test.auroc_ci95 or (float("nan"), float("nan"))
-    typer.echo(f"exported trial {card.trial_id} -> {out} (test AUROC {test.auroc:.3f}, 95% CI {lo:.3f}-{hi:.3f})")
+    scored = "test split not scored" if test.unscored else f"test AUROC {test.auroc:.3f}, 95% CI {lo:.3f}-{hi:.3f}"
+    typer.echo(f"exported trial {card.trial_id} -> {out} ({scored})")
+    if (test.scorings or 1) > 1:
+        from search.review.test_scoring_text import reused
+
+        typer.echo(reused(test.scorings or 1), err=True)
 
 
 @_command

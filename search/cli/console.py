@@ -124,11 +124,12 @@ def summarise(console: Console, outcome: SweepOutcome) -> None:
     print_top(console, board, metric, "top 5 trials")
     if outcome.card is not None and outcome.best_dir is not None:
         test = outcome.card.test
-        console.print(
-            f"best model: {outcome.best_dir / MODEL_FILE}  "
-            f"(trial {outcome.card.trial_id}; test auroc {test.auroc:.4f}, "
-            f"accuracy {test.accuracy:.4f}, loss {test.loss:.4f})"
+        scored = (
+            "test split not scored"
+            if test.unscored
+            else f"test auroc {test.auroc:.4f}, accuracy {test.accuracy:.4f}, loss {test.loss:.4f}"
         )
+        console.print(f"best model: {outcome.best_dir / MODEL_FILE}  (trial {outcome.card.trial_id}; {scored})")
     else:
         console.print("[red]no trial finished successfully: nothing exported[/]")
     if outcome.pick is not None:
@@ -140,12 +141,18 @@ def summarise(console: Console, outcome: SweepOutcome) -> None:
 
 
 def _test_lines(console: Console, card: ModelCard) -> None:
-    """The exported model's one test scoring, in two lines, and the card's warnings."""
+    """The exported model's one test scoring, in two lines, and the card's warnings; or why it was not scored
+    and how to score it."""
     from rich.markup import escape
 
     from search.review.card_text import verdict
+    from search.review.test_scoring_text import not_scored, reused, score_anyway
 
     test = card.test
+    if test.unscored:
+        console.print(f"[yellow]{not_scored(test)}[/]", soft_wrap=True)
+        console.print(score_anyway(test).replace("`", ""), soft_wrap=True)  # one line, unwrapped: copy it
+        return
     if test.auroc_ci95:
         lo, hi = test.auroc_ci95
         line = f"test AUROC {test.auroc:.3f} (95% CI {lo:.3f}-{hi:.3f})"
@@ -163,9 +170,7 @@ def _test_lines(console: Console, card: ModelCard) -> None:
             f"{hi:+.3f}). {verdict(versus)}"
         )
     if (test.scorings or 1) > 1:
-        console.print(
-            f"[yellow]the test split has now scored {test.scorings} models: its estimate is no longer unbiased[/]"
-        )
+        console.print(f"[yellow]{reused(test.scorings or 1)}[/]")
     for warning in card.warnings:
         console.print(f"[yellow]warning: {escape(warning)}[/]")
 

@@ -10,9 +10,15 @@ held-out test split with the model to export (cross-validated: the k
 fold-models averaged) and the baselines (`trainable.stats.baselines`; the
 sweep passes them in `Scoring.baselines`, fitted while it ran) in ONE scoring
 (`search.export.test_scoring`; the card's `warnings` say when it rests on
-too few rows or events: `search.export.card_warnings`), which the sweep's
-test ledger records (`search.export.ledger`): a model already scored reuses its recorded metrics;
-another model is refused unless `Scoring.reuse_test`. It writes
+too few rows or events: `search.export.card_warnings`), which the test ledger records
+(`search.export.ledger`: the sweep's and its results folder's): a model
+already scored reuses its recorded metrics; another model is refused unless
+`Scoring.reuse_test`. A sweep's own scoring (`Scoring.own`, the end of
+`run`) is never refused, but when another sweep of the results folder scored
+the same test split first (and not `reuse_test`), the model is exported
+unscored: the card's `test` has no metrics, says which sweep scored the
+split and when (`scored_by`) and how to score it anyway (`score_with`), and
+`predictions.npz` holds no test probabilities. It writes
 `out_dir/model.keras` (takes raw features), `serving/` (the same model as a
 SavedModel that loads without hpsearch: `trainable.trial.serving`), `model_card.json`
 (`search.records.model_card`), `model_card.md` (`search.review.card_text`)
@@ -45,9 +51,10 @@ from search.config.space import describe
 from search.export.card_warnings import scoring_warnings
 from search.export.ledger import Ledger, model_key, weights_fingerprint
 from search.export.test_scoring import evaluate
-from search.records.model_card import CardBaseline, CardTest, CardThreshold, ModelCard
+from search.records.model_card import CardBaseline, CardTest, CardThreshold, ModelCard, ScoredBy
 from search.records.paths import CARD_FILE, CARD_MD_FILE, MODEL_FILE, PREDICTIONS_FILE, SERVING_DIR, replace_folder
 from search.records.sweep_record import ModelKey
+from search.records.test_ledger import LedgerEntry
 from search.review.card_text import card_markdown
 from search.review.sweep_results import open_sweep
 from trainable.data.dataset import Dataset
@@ -67,12 +74,27 @@ _PACKAGES = ("hpsearch", "tensorflow", "keras", "ray", "optuna", "numpy", "panda
 @dataclass(frozen=True)
 class Scoring:
     """Who scores the test split (a command of the sweep in `ledger`), and whether it may be scored again.
-    `baselines`: the baselines fitted already (the sweep fits them while it runs); None: fitted here."""
+    `baselines`: the baselines fitted already (the sweep fits them while it runs); None: fitted here.
+    `own`: the sweep's own scoring (the end of `run`), never refused, and the command that scores its
+    model anyway when another sweep scored the test split first (the card's `test.score_with`)."""
 
     ledger: Ledger
     command: str
     reuse_test: bool = False
     baselines: Callable[[], dict[str, Baseline]] | None = None
+    own: str | None = None
+
+    def check(self, key: ModelKey) -> None:
+        """Refuse (before anything is scored) a model the ledger does not allow; a sweep's own: never."""
+        if self.own is None:
+            self.ledger.allow(key, self.reuse_test)
+
+    def taken(self, key: ModelKey) -> LedgerEntry | None:
+        """None: score the model (or reuse its recorded metrics); else the other sweep's scoring that took
+        the test split (a sweep's own scoring only: its model is exported unscored)."""
+        if self.ledger.previous(key) is not None:
+            return None
+        return self.ledger.claim(key, self.command, self.reuse_test, own=self.own is not None)
 
 
 def versions() -> dict[str, str]:
@@ -125,7 +147,26 @@ def _test_scoring(
         fitted = scoring.baselines() if scoring.baselines is not None else _fit_baselines(data, cfg)
         test, baselines = evaluate(data, proba, threshold.value, cfg.export, fitted, cfg.train.class_weight)
         scoring.ledger.record(key, scoring.command, test, baselines)
-    return test.model_copy(update={"scorings": scoring.ledger.count()}), baselines
+    n = scoring.ledger.count()
+    return test.model_copy(update={"scorings": n, "scored": True, "unbiased": n <= 1}), baselines
+
+
+def _unscored(data: Dataset, taken: LedgerEntry, scoring: Scoring) -> CardTest:
+    """The test block of a model not scored: who scored its test split first, and how to score it anyway."""
+    by = ScoredBy(
+        sweep=taken.sweep.name,
+        out_dir=taken.sweep.out_dir,
+        when=taken.when,
+        command=taken.command,
+        trial_id=taken.model.trial_id,
+    )
+    return CardTest(
+        n=int(len(data.y_test)),
+        scored=False,
+        scored_by=by,
+        score_with=scoring.own,
+        scorings=scoring.ledger.count(),
+    )
 
 
 def _objectives(row: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
@@ -207,15 +248,20 @@ def export_model(
 
     settings = cfg.export
     key = model_key(row["trial_id"], training_seed, row[BEST_EPOCH], _threshold_rule(settings))
-    scoring.ledger.allow(key, scoring.reuse_test)  # before anything is loaded or written...
+    scoring.check(key)  # before anything is loaded or written...
     trained = load_model(Path(checkpoint) / MODEL_FILE)
     key = key.model_copy(update={"weights": weights_fingerprint(trained)})
-    scoring.ledger.allow(key, scoring.reuse_test)  # ...and again for these very weights (a retrain is another model)
+    scoring.check(key)  # ...and again for these very weights (a retrain is another model)
     val_proba = validation_proba(trained, data)
     model = scheme_for(data).export(trained)
-    proba = predict_proba(model, data.X_test)
     threshold = _threshold(data, val_proba, settings)
-    test, baselines = _test_scoring(data, proba, threshold, cfg, key, scoring)
+    taken = scoring.taken(key)
+    proba: np.ndarray | None = None  # unscored: the test rows are not even predicted
+    if taken is None:
+        proba = predict_proba(model, data.X_test)
+        test, baselines = _test_scoring(data, proba, threshold, cfg, key, scoring)
+    else:
+        test, baselines = _unscored(data, taken, scoring), {}
     hyperparameters = describe(sampled)
     hyperparameters["units"] = [int(w) for w in hyperparameters["units"]]
     card = ModelCard(
@@ -243,7 +289,10 @@ def export_model(
         write_serving(model, data.schema, data.n_classes, folder / SERVING_DIR)
         card.write(folder)
         (folder / CARD_MD_FILE).write_text(card_markdown(card))
-        np.savez(folder / PREDICTIONS_FILE, validation=val_proba, test=proba)
+        if proba is None:  # unscored: no test probabilities
+            np.savez(folder / PREDICTIONS_FILE, validation=val_proba)
+        else:
+            np.savez(folder / PREDICTIONS_FILE, validation=val_proba, test=proba)
 
     replace_folder(Path(out_dir), fill)
     return card

@@ -7,7 +7,10 @@ line naming the file). Its keys are the file's: `trial_id`, `metric`,
 `search.config.space.HYPERPARAMETERS`, `units` as a list of widths),
 `validation` (the trial's best-epoch `val_*` and `epoch`, with the clinical
 metrics at the threshold on the validation rows), `threshold` (the operating
-threshold, chosen on validation), `test` (the one test-split scoring), `data`
+threshold, chosen on validation), `test` (the one test-split scoring; or,
+when another sweep of the results folder had scored the same test split, no
+metrics: `scored: false`, `scored_by` that sweep's scoring and `score_with`
+the command that scores it anyway), `data`
 (source, sha256, split sizes, schema, classes), `inputs`, `outputs`,
 `versions`, `baselines`, `class_weight`, and, when they apply, `objectives`,
 `pareto_rank`, `constraints` and `pick`; `warnings` (plain sentences, with
@@ -43,6 +46,7 @@ __all__ = [
     "ModelCard",
     "PerClass",
     "PickBlock",
+    "ScoredBy",
     "Subgroup",
     "Verdict",
     "VsBaseline",
@@ -145,12 +149,23 @@ class PerClass(_AtThreshold):
     """Multiclass: one class against the rest, at the most probable class (its name under `class`)."""
 
 
+class ScoredBy(_Block):
+    """The scoring that made a test split taken: which sweep (its folder's name when it scored, and the
+    folder it ran in), when, with which command, which trial."""
+
+    sweep: str
+    out_dir: str
+    when: str
+    command: str
+    trial_id: str
+
+
 class CardTest(_AtThreshold):
     n: int
-    auroc: float
+    auroc: float | None = None  # None: not scored (`scored` false)
     auroc_ci95: Interval | None = None
-    accuracy: float
-    loss: float
+    accuracy: float | None = None
+    loss: float | None = None
     n_positive: int | None = None
     auprc: float | None = None
     auprc_ci95: Interval | None = None
@@ -162,17 +177,27 @@ class CardTest(_AtThreshold):
     decision_curve: DecisionCurve | None = None
     subgroups: list[Subgroup] | None = None
     calibration_note: str | None = None
-    scorings: int | None = None  # distinct models the test split has scored, this one included
+    scorings: int | None = None  # distinct models the test split has scored across sweeps (this one, if scored)
+    scored: bool | None = None  # false: not scored, because another sweep scored this test split first
+    scored_by: ScoredBy | None = None  # who did (with `scored` false)
+    score_with: str | None = None  # the command that scores it anyway (--reuse-test; with `scored` false)
+    unbiased: bool | None = None  # false: the split has scored other models (--reuse-test)
 
     @property
     def binary(self) -> bool:
         """A binary outcome: scored at a threshold (a multiclass one has `per_class` instead)."""
         return self.per_class is None
 
+    @property
+    def unscored(self) -> bool:
+        """No test metrics: another sweep had scored this test split (`scored_by`)."""
+        return self.scored is False
+
 
 class CardData(_Block):
     source: str
     sha256: str
+    test_rows_sha256: str | None = None
     n_train: int
     n_val: int
     n_test: int

@@ -1,5 +1,9 @@
 """The results folder's paths: every file and folder name, spelled here once, and atomic writes.
 
+    results/                        the results folder (`Config.results_dir`)
+      test_ledger.json              every scoring of a test split by any sweep here, archived
+                                    ones included (`search.records.test_ledger`)
+      .test_ledger.lock             held while a command reads and appends to it
     results/<name>/                 a sweep's folder (`Config.out_dir`)
       config.yaml                   the resolved config that ran
       sweep.json                    the sweep record (`search.records.sweep_record`)
@@ -49,6 +53,8 @@ __all__ = [
     "SERVING_DIR",
     "STUDY_FILE",
     "SWEEP_FILE",
+    "TEST_LEDGER_FILE",
+    "TEST_LEDGER_LOCK",
     "TIMINGS_FILE",
     "TUNER_FILE",
     "TUNE_DIR",
@@ -76,6 +82,8 @@ CARD_FILE = "model_card.json"
 CARD_MD_FILE = "model_card.md"
 PREDICTIONS_FILE = "predictions.npz"  # the exported model's validation and test probabilities
 PICK_FILE = "pick.csv"
+TEST_LEDGER_FILE = "test_ledger.json"  # in the results folder, beside the sweeps: one for all of them
+TEST_LEDGER_LOCK = ".test_ledger.lock"  # flock'ed while a command reads and appends to the ledger
 PICK_DIR = "pick"
 TUNE_PARAMS_FILE = "params.json"  # Ray Tune's: a trial's config (its sampled hyperparameters)
 TUNE_RESULT_FILE = "result.json"  # Ray Tune's: one line of metrics per reported epoch

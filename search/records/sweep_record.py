@@ -1,8 +1,9 @@
 """The sweep record, `sweep.json`, as a typed record: where a sweep's state lives and what scored its test split.
 
 Contract: `SweepRecord` is `sweep.json`: `experiment` (where Ray Tune's
-experiment lives), `out_dir` (the sweep folder it ran in), `data_sha256` and
-`folds_sha256` (the data's and the folds' fingerprints), `storage`, `started`,
+experiment lives), `out_dir` (the sweep folder it ran in), `data_sha256`, `test_rows_sha256`
+and `folds_sha256` (the data's, its test rows' and the folds' fingerprints),
+`reuse_test` (set when `run --reuse-test` started it), `storage`, `started`,
 `finished` (None until the sweep ends), and, once they exist,
 `mlflow_run_id` and `test_scorings` (every scoring of the test split, a
 `Scoring` each: when, which model, which command, its test metrics). The
@@ -76,6 +77,8 @@ class SweepRecord(BaseModel):
     started: str
     finished: str | None
     mlflow_run_id: str | None = None
+    test_rows_sha256: str | None = None  # with data_sha256, names the test split (`search.records.test_ledger`)
+    reuse_test: bool = False  # `run --reuse-test`: the sweep scores its test split even if another sweep did
     test_scorings: list[Scoring] = []
 
     def check_same_data(self, data: Dataset, why: str) -> None:

@@ -5,10 +5,11 @@ for programs): intended use, the card's warnings, model, data, operating
 threshold, performance with intervals, confusion counts, baselines with the
 paired difference and the verdict in words (`verdict`: the one source of its
 words), the decision curve's net benefit, subgroups, the robust pick and the
-objectives. `performance_rows(card)`, `per_class_rows(card)`,
-`validated_on(card)`, `verdict(versus)` and `sampled_note(baselines)` are the
-text the report (`search.review.model_section`) shows too. Imports nothing
-heavy.
+objectives. A card without test metrics (another sweep scored its test split
+first) says so instead of them (`search.review.test_scoring_text`).
+`performance_rows(card)`, `per_class_rows(card)`, `validated_on(card)`,
+`verdict(versus)` and `sampled_note(baselines)` are the text the report
+(`search.review.model_section`) shows too. Imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 
 from search.records.model_card import CardBaseline, ModelCard, PerClass, Verdict, VsBaseline
 from search.review.numbers import number, with_interval
+from search.review.test_scoring_text import scored_sentence
 
 __all__ = [
     "PER_CLASS_HEADER",
@@ -36,26 +38,13 @@ def validated_on(card: ModelCard) -> str:
     return "validation split"
 
 
-def _scored(card: ModelCard) -> str:
-    n = card.test.scorings or 1
-    if n > 1:
-        return (
-            f"**The test split of this sweep has scored {n} different models (--reuse-test): choosing among "
-            "them on it makes its numbers optimistic; the test estimate is no longer unbiased.**"
-        )
-    return (
-        "It was scored once, for this model. The validation numbers are optimistic, because they were used to "
-        "choose this model among the trials; the test numbers are not."
-    )
-
-
 def _intro(card: ModelCard) -> list[str]:
     what = f"`{card.positive_class}`" if card.positive_class is not None else "each class"
     return [
         f"# Model card: trial {card.trial_id}",
         "",
         f"Created {card.created} by hpsearch. The search optimised `{card.metric}` on the "
-        f"{validated_on(card)}; the test split was never seen by the search. {_scored(card)}",
+        f"{validated_on(card)}; the test split was never seen by the search. {scored_sentence(card.test)}",
         "",
         "## Intended use and limits",
         "",
@@ -141,7 +130,7 @@ def performance_rows(card: ModelCard) -> list[tuple[str, str, str]]:
             with_interval(test.auroc, test.auroc_ci95),
         )
     ]
-    if test.binary:
+    if test.binary and card.positive_class is not None:
         rows += [
             (
                 "sensitivity at threshold (Wilson 95% CI)",
@@ -156,7 +145,7 @@ def performance_rows(card: ModelCard) -> list[tuple[str, str, str]]:
             ("PPV", number(val.ppv), number(test.ppv)),
             ("NPV", number(val.npv), number(test.npv)),
         ]
-    return rows + [
+    rows += [
         ("AUPRC (95% CI: Wilson on the positives)", "", with_interval(test.auprc, test.auprc_ci95)),
         ("Brier score (95% CI: BCa bootstrap)", "", with_interval(test.brier, test.brier_ci95, 4)),
         (
@@ -171,6 +160,9 @@ def performance_rows(card: ModelCard) -> list[tuple[str, str, str]]:
         ),
         ("log loss", number(val.val_loss), number(test.loss)),
     ]
+    if test.unscored:
+        rows = [(name, val, "not scored") for name, val, _ in rows]
+    return rows
 
 
 PER_CLASS_HEADER = [
@@ -325,7 +317,7 @@ def _confusion(card: ModelCard) -> list[str]:
             f"| predicted `{neg}` | {c['fn']} (FN) | {c['tn']} (TN) |",
             "",
         ]
-    if test.calibration_slope is None and len(classes) == 2:
+    if test.calibration_slope is None and len(classes) == 2 and not test.unscored:
         lines += [
             "The calibration slope is not estimable here: the test scores separate the classes (completely, "
             "or up to ties where they meet), so its estimate is infinite.",

@@ -2,14 +2,17 @@
 
 Contract: `model_section(sweep, data)` returns the HTML of the exported model's
 (`best/`) evaluation, as its card recorded it: how many models the test split
-has scored (a warning when more than one: the estimate is no longer
-unbiased), the card's `warnings` (too few test rows or events), the clinical
-metrics (validation and test, with intervals; the class-weight note beside
-calibration), the ROC curve with the operating point and the calibration plot
-(from `best/predictions.npz`), the baselines beside the model with the paired
-difference and the verdict (`vs_baseline.verdict`), the decision curve
-with the operating threshold marked, and performance by subgroup. Plotly is
-imported inside functions.
+has scored, across the sweeps of the results folder (a warning when more
+than one: the estimate is no longer unbiased), the card's `warnings` (too
+few test rows or events), the clinical metrics (validation and test, with
+intervals; the class-weight note beside calibration), the ROC curve with the
+operating point and the calibration plot (from `best/predictions.npz`), the
+baselines beside the model with the paired difference and the verdict
+(`vs_baseline.verdict`), the decision curve with the operating threshold
+marked, and performance by subgroup. A model exported unscored (another
+sweep scored its test split first) gets a warning saying which sweep, and
+how to score it anyway, and its validation metrics alone. Plotly is imported
+inside functions.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 
 from search.records.model_card import ModelCard, read_card
 from search.records.paths import BEST_DIR, CARD_FILE, PREDICTIONS_FILE
+from search.records.test_ledger import distinct_models, sweep_scorings
 from search.review.card_text import (
     PER_CLASS_HEADER,
     per_class_rows,
@@ -29,19 +33,18 @@ from search.review.card_text import (
 from search.review.html import esc, figure, note, num, table
 from search.review.numbers import number
 from search.review.sweep_results import SweepResults
+from search.review.test_scoring_text import not_scored, reused, score_anyway
 from trainable.data.dataset import Dataset
 
 __all__ = ["model_section"]
 
 
-def _scorings(n: int) -> str:
+def _scorings(card: ModelCard, n: int) -> str:
+    if card.test.unscored:
+        return f"<p class=warn>{esc(not_scored(card.test))}<br>{esc(score_anyway(card.test))}</p>"
     if n <= 1:
         return note("The test split was scored once, for this model: its numbers are an unbiased estimate.")
-    return (
-        f"<p class=warn>The test split of this sweep has scored {n} different models (--reuse-test): "
-        "choosing among them on it makes these test numbers optimistic; the estimate is no longer "
-        "unbiased.</p>"
-    )
+    return f"<p class=warn>{esc(reused(n))}</p>"
 
 
 def _warnings(card: ModelCard) -> str:
@@ -173,7 +176,13 @@ def _metrics_table(card: ModelCard, scorings: int) -> str:
         + note(
             f"Validation: the {validated_on(card)}. Those numbers are optimistic, because they were used to "
             "choose this model among the trials"
-            + ("; the test split was scored once and is not." if scorings <= 1 else "; so, now, are the test numbers.")
+            + (
+                "; this model was not scored on the test split."
+                if test.unscored
+                else "; the test split was scored once and is not."
+                if scorings <= 1
+                else "; so, now, are the test numbers."
+            )
         )
         + (note(test.calibration_note) if test.calibration_note else "")
     )
@@ -248,9 +257,8 @@ def model_section(sweep: SweepResults, data: Dataset | None) -> str:
     if not (best / CARD_FILE).is_file():
         return "<h2>Exported model</h2>" + note("No exported model yet (the sweep has not finished).")
     card = read_card(best)
-    record = sweep.record()
-    scorings = max(record.scored_models() if record else 0, card.test.scorings or 1)  # as of now, not of the export
-    parts = ["<h2>Exported model: clinical metrics</h2>", _scorings(scorings), _warnings(card)]
+    scorings = max(distinct_models(sweep_scorings(sweep.path)), card.test.scorings or 1)  # now, across sweeps
+    parts = ["<h2>Exported model: clinical metrics</h2>", _scorings(card, scorings), _warnings(card)]
     parts.append(_metrics_table(card, scorings))
     if card.pick:
         pick = card.pick
@@ -260,6 +268,8 @@ def model_section(sweep: SweepResults, data: Dataset | None) -> str:
                 f"{num(pick.mean, 4)} (std {num(pick.std, 4)}) over seeds {pick.seeds}."
             )
         )
+    if card.test.unscored:
+        return "".join(parts)
     data = data if data is not None else sweep.data()
     with np.load(best / PREDICTIONS_FILE) as arrays:  # the probabilities the card was computed from
         val_proba, proba = arrays["validation"], arrays["test"]

@@ -14,7 +14,9 @@ drive: join or start Ray (`search.sweep.cluster`), build or restore the
 `Tuner` (`search.sweep.tuner`), `fit` it with the live leaderboard and the
 progress display attached (`search.sweep.live`), then finish: the final
 leaderboard, validation intervals and ties (`search.review.ties`), the one
-scoring of the test split as the best trial is exported to `best/` (its
+scoring of the test split as the best trial is exported to `best/` (not
+scored when another sweep of the results folder scored the same test split,
+unless `reuse_test`: `search.export.ledger`; its
 baselines fitted while the last trials ran, on the slot they left idle:
 `search.sweep.early_baselines`; `search.export.export`; with `pick.enabled`,
 the robust pick runs first, on the same Ray, and its winner is what is scored
@@ -90,6 +92,7 @@ class _Drive:
     command: str  # run or resume: the command that scores the test split
     tracking: SweepTracking | None
     started: float  # perf_counter at the command's start
+    reuse_test: bool = False  # `run --reuse-test`: score the test split even if another sweep scored it
     marks: dict[str, float] = field(default_factory=dict)  # timings.json
 
     def seconds(self) -> float:
@@ -102,12 +105,14 @@ def run_sweep(
     address: str | None = None,
     storage: str | None = None,
     overwrite: bool = False,
+    reuse_test: bool = False,
     on_start: Callable[[Dataset, list[str]], None] | None = None,
     on_update: OnUpdate | None = None,
     trial: TrialFn | None = None,
 ) -> SweepOutcome:
     """`on_start(data, notes)`: called once the sweep starts; `notes` (lines for the user) say what was moved
-    aside or taken over."""
+    aside or taken over. `reuse_test`: score the test split even if another sweep of the results folder
+    scored it (kept in `sweep.json`, so a resume does too)."""
     prepare_tensorflow()
     started = time.perf_counter()
     data = cfg.load_data()  # every data mistake surfaces here, before any file is written
@@ -124,7 +129,7 @@ def run_sweep(
     archived = folder.prepare(out, overwrite)
     with SweepLock(out) as lock:
         atomic_write_text(out / CONFIG_FILE, cfg.to_yaml())
-        record = folder.start(out, f"{location[0]}/{location[1]}", data, storage)
+        record = folder.start(out, f"{location[0]}/{location[1]}", data, storage, reuse_test)
         tracking = _start_tracking(cfg, out) if tracked else None
         if tracking is not None:
             write_record(out, record.model_copy(update={"mlflow_run_id": tracking.run_id}))
@@ -139,7 +144,7 @@ def run_sweep(
             live = LiveLeaderboard(out, cfg.train.max_epochs, cfg.search.trials, cfg.search.ranking, packs(cfg, data))
             return make_tuner(cfg, data, out, [live, *([tracking.callback()] if tracking else [])], location, trial)
 
-        return _run(_Drive(cfg, data, address, "run", tracking, started), new_tuner, on_update)
+        return _run(_Drive(cfg, data, address, "run", tracking, started, reuse_test=reuse_test), new_tuner, on_update)
 
 
 def _tracking_check(cfg: Config) -> bool:
@@ -194,7 +199,7 @@ def resume_sweep(
     with SweepLock(out) as lock:
         if on_start:
             on_start(cfg, data, _notes(None, lock.took_over))
-        drive = _Drive(cfg, data, address, "resume", tracking, started)
+        drive = _Drive(cfg, data, address, "resume", tracking, started, reuse_test=record.reuse_test)
         return _run(drive, lambda: restore_tuner(cfg, data, record.experiment, trial), on_update)
 
 
@@ -287,15 +292,21 @@ def _export_best(
         from search.review.sweep_results import open_sweep
         from search.sweep.pick import PickRequest, pick_and_export
 
-        # never refused (see below): reuse_test; the pick runs where the sweep did (its `storage`)
-        request = PickRequest(address=drive.address, reuse_test=True)
+        # the sweep's own scoring (see below); the pick runs where the sweep did (its `storage`)
+        own = f"hpsearch pick {cfg.out_dir} --reuse-test"
+        request = PickRequest(address=drive.address, reuse_test=drive.reuse_test, own=own)
         picked = pick_and_export(open_sweep(cfg.out_dir), drive.data, request, drive.command)
         return picked.card, picked.best_dir, picked
     # The sweep's own scoring is never refused: one made since it started (`hpsearch export` while it ran)
-    # only makes this one the next, and the card says so.
+    # only makes this one the next, and the card says so. When another sweep of the results folder scored
+    # the same test split, the best model is exported unscored (unless --reuse-test): `search.export.ledger`.
     row, best_dir = top.iloc[0], cfg.out_dir / BEST_DIR
     scoring = Scoring(
-        Ledger(cfg.out_dir), drive.command, reuse_test=True, baselines=early.result if early is not None else None
+        Ledger(cfg.out_dir),
+        drive.command,
+        reuse_test=drive.reuse_test,
+        baselines=early.result if early is not None else None,
+        own=f"hpsearch export {cfg.out_dir} --out {best_dir} --reuse-test",
     )
     card = export_model(
         row,

@@ -4,10 +4,13 @@ Contract:
 - `prepare(out, overwrite)` makes room for a new sweep: an empty or missing
   folder is used as is, a finished sweep is moved aside to
   `<name>@<timestamp>` (returned), an unfinished one is refused unless
-  `overwrite` (which deletes it).
-- `start(out, experiment, data, storage)` writes `sweep.json` as a sweep
-  starts (where Ray Tune's experiment lives, the folder, the data's and the
-  folds' sha256, when it started); `mark_finished(out)` adds when it
+  `overwrite` (which deletes it). Neither touches the results folder's test
+  ledger (`search.records.test_ledger`): the scorings of a sweep archived or
+  deleted still count.
+- `start(out, experiment, data, storage, reuse_test)` writes `sweep.json` as a
+  sweep starts (where Ray Tune's experiment lives, the folder, the data's,
+  its test rows' and the folds' sha256, when it started, and `reuse_test`
+  when `run --reuse-test` asked for it); `mark_finished(out)` adds when it
   finished; `finished(out)` reads that.
 - `resumable(out)` returns the config and record of the unfinished sweep in
   `out`, or refuses in one line.
@@ -31,7 +34,7 @@ from trainable.errors import HpsearchError
 __all__ = ["finished", "mark_finished", "prepare", "resumable", "start"]
 
 
-def start(out: Path, experiment: str, data: Dataset, storage: str | None) -> SweepRecord:
+def start(out: Path, experiment: str, data: Dataset, storage: str | None, reuse_test: bool = False) -> SweepRecord:
     record = SweepRecord(
         experiment=experiment,
         out_dir=str(out),
@@ -40,6 +43,8 @@ def start(out: Path, experiment: str, data: Dataset, storage: str | None) -> Swe
         storage=storage,
         started=now(),
         finished=None,
+        test_rows_sha256=data.test_rows_sha256,
+        **({"reuse_test": True} if reuse_test else {}),
     )
     write_record(out, record)
     return record

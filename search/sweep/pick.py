@@ -17,8 +17,9 @@ block; `hpsearch export` can re-export any sweep trial), and `report.html`
 is rewritten.
 `pick_and_export(sweep, data, request, command)` is its core, also run inside
 `hpsearch run --pick` (`pick.enabled`), where the winner's export is the sweep's one test
-scoring; standalone, after `run` scored the test split, the pick is refused
-before any retraining unless `--reuse-test` (`search.export.ledger`).
+scoring (unscored when another sweep scored the split: `PickRequest.own`);
+standalone, after `run` scored the test split, the pick is refused before any
+retraining unless `--reuse-test` (`search.export.ledger`).
 Returns a `PickOutcome`. User mistakes raise `HpsearchError` before Ray
 starts. Ray and TensorFlow are imported inside functions.
 """
@@ -263,6 +264,7 @@ class PickRequest:
     reuse_test: bool = False
     on_start: Callable[[int, int, list[int]], None] | None = None
     on_result: Callable[[int, int], None] | None = None
+    own: str | None = None  # inside `run --pick`: the sweep's own scoring (`search.export.export.Scoring.own`)
 
 
 def pick_and_export(sweep: SweepResults, data: Dataset, request: PickRequest, command: str) -> PickOutcome:
@@ -278,8 +280,9 @@ def pick_and_export(sweep: SweepResults, data: Dataset, request: PickRequest, co
         raise HpsearchError(
             f"{sweep.path / LEADERBOARD_FILE}: no trial finished with a checkpoint; nothing to pick from"
         )
-    scoring = Scoring(Ledger(sweep.path), command, request.reuse_test)
-    scoring.ledger.allow_new(request.reuse_test)  # the winner will be a new model: refused before any retraining
+    scoring = Scoring(Ledger(sweep.path), command, request.reuse_test, own=request.own)
+    if request.own is None:  # the winner will be a new model: refused before any retraining
+        scoring.ledger.allow_new(request.reuse_test)
     candidates = {str(tid): sweep.trial_config(str(tid)) for tid in ranked["trial_id"]}
     seeds = [cfg.search.seed + 1 + r for r in range(repeats)]
     if request.on_start:

@@ -20,7 +20,9 @@ the others) are then
 With `group` (e.g. a patient id), every split and every fold holds whole
 groups, and the group column is never a feature. `subgroups` names columns
 whose test-row values (`trainable.data.subgroups`) the evaluation reports
-performance by. Numeric, categorical and boolean columns; missing values
+performance by. `test_rows_sha256` fingerprints the test split (its sorted row
+indices in the source): with `sha256`, it names the test split, so a results
+folder can tell that two sweeps score the same rows. Numeric, categorical and boolean columns; missing values
 refused (`missing="error"`) or imputed inside the model (`missing="impute"`);
 binary or multiclass targets. A text or categorical column that looks like an
 identifier (`trainable.data.schema.refuse_id_like`) is refused unless
@@ -105,6 +107,7 @@ class Dataset:
     group: str | None = None  # data.group: the column whose rows stay together (patients)
     groups: dict[str, int] | None = None  # number of groups per split
     subgroups: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # column -> label per test row
+    test_rows_sha256: str | None = None  # the test split's sorted row indices, hashed
 
     def without_test(self) -> Dataset:
         """This dataset for the trials: the test rows left out (they are scored once, on the driver)."""
@@ -143,6 +146,7 @@ class Dataset:
         return {
             "source": self.source,
             "sha256": self.sha256,
+            "test_rows_sha256": self.test_rows_sha256,
             "n_train": int(len(self.y_train)),
             "n_val": int(len(self.y_val)),
             "n_test": int(len(self.y_test)),
@@ -249,7 +253,9 @@ def load_dataset(spec: DataSpec) -> Dataset:
     )
     dev = np.sort(rest)
     k = resolve_folds(spec.folds, y[dev], None if group_ids is None else group_ids[dev])
-    fields: dict[str, Any] = dict(classes=classes, source=spec.source, sha256=digest, group=group)
+    fields: dict[str, Any] = dict(
+        classes=classes, source=spec.source, sha256=digest, group=group, test_rows_sha256=_rows_sha256(test)
+    )
     subgroups = list(spec.subgroups)
     if k == 0:
         # `rest` in its split order: the same rows as ever
@@ -270,6 +276,11 @@ def load_dataset(spec: DataSpec) -> Dataset:
         fold_schemas=fold_schemas,
     )
     return _dataset(frame, y, (dev, dev, test), fit_schema(frame.iloc[dev], kinds, impute), where, **fields)
+
+
+def _rows_sha256(test: np.ndarray) -> str:
+    """The test split's fingerprint: a sha256 of its row indices in the source, sorted."""
+    return hashlib.sha256(np.ascontiguousarray(np.sort(test), dtype=np.int64).tobytes()).hexdigest()
 
 
 def _group_ids(
