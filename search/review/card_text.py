@@ -153,12 +153,12 @@ def performance_rows(card: ModelCard) -> list[tuple[str, str, str]]:
         ("AUPRC (95% CI: Wilson on the positives)", "", with_interval(test.auprc, test.auprc_ci95)),
         ("Brier score (95% CI: BCa bootstrap)", "", with_interval(test.brier, test.brier_ci95, 4)),
         (
-            "calibration slope, ideal 1 (95% CI: Wald)",
+            "calibration slope, ideal 1 (95% CI: profile likelihood)",
             "",
             with_interval(test.calibration_slope, test.calibration_slope_ci95),
         ),
         (
-            "calibration intercept, ideal 0 (95% CI: Wald)",
+            "calibration intercept, ideal 0 (95% CI: profile likelihood)",
             "",
             with_interval(test.calibration_intercept, test.calibration_intercept_ci95),
         ),
