@@ -7,7 +7,8 @@ from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit, logit
 from scipy.stats import chi2, norm
 
-from trainable.stats.intervals import auroc_ci, calibration, paired_difference
+from trainable.stats.calibration import calibration
+from trainable.stats.intervals import auroc_ci, paired_difference
 
 N_POSITIVE, N_NEGATIVE = 29, 57  # 86 test rows, a third positive
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from trainable.stats.intervals import auroc_ci, auroc_influence, calibration, paired_difference
+from trainable.stats.calibration import calibration
+from trainable.stats.intervals import auroc_ci, auroc_influence, paired_difference
 from trainable.stats.metrics import choose_threshold, clinical_metrics
 
 
