@@ -5,7 +5,8 @@ for programs): intended use, model, data, operating threshold, performance
 with intervals, confusion counts, baselines with the paired difference and a
 plain verdict, the decision curve's net benefit, subgroups, the robust pick
 and the objectives. `performance_rows(card)`, `per_class_rows(card)`,
-`validated_on(card)`, `verdict(versus)` and `sampled_note(baselines)` are the
+`validated_on(card)`, `split_text(card)` (by row, or by patient with the
+patients per split), `verdict(versus)` and `sampled_note(baselines)` are the
 text the report (`search.review.model_section`) shows too. Imports nothing
 heavy.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "per_class_rows",
     "performance_rows",
     "sampled_note",
+    "split_text",
     "validated_on",
     "verdict",
 ]
@@ -85,19 +87,33 @@ def _model(card: ModelCard) -> list[str]:
     return lines + [""]
 
 
+_SPLIT_NAMES = {"train": "train", "val": "validation", "dev": "development", "test": "test"}
+
+
+def split_text(card: ModelCard) -> str:
+    """How the rows were split, in words: by row, or by patient with the patients per split."""
+    data = card.data
+    if not data.group:
+        return "split by row, stratified, seeded"
+    counts = " / ".join(f"{n} {_SPLIT_NAMES.get(name, name)}" for name, n in (data.groups or {}).items())
+    return (
+        f"split by patient (data.group: {data.group}), stratified, seeded: {counts} patients, every patient's "
+        "rows in one split; every interval resamples patients, not rows"
+    )
+
+
 def _data(card: ModelCard) -> list[str]:
     data = card.data
     rows = (
-        f"- rows: {data.n_dev} development ({data.folds}-fold cross-validation) / {data.n_test} test "
-        "(stratified, seeded)"
+        f"- rows: {data.n_dev} development ({data.folds}-fold cross-validation) / {data.n_test} test"
         if data.folds
-        else f"- rows: {data.n_train} train / {data.n_val} validation / {data.n_test} test (stratified, seeded)"
+        else f"- rows: {data.n_train} train / {data.n_val} validation / {data.n_test} test"
     )
     return [
         "## Data",
         "",
         f"- source: `{data.source}` (sha256 `{data.sha256[:16]}...`)",
-        rows,
+        f"{rows}, {split_text(card)}",
         f"- {data.n_features} features: {', '.join(map(str, data.feature_names))}",
         f"- classes: {', '.join(map(str, data.class_names))}",
         "",

@@ -4,7 +4,8 @@ Contract: `model_section(sweep, data)` returns the HTML of the exported model's
 (`best/`) evaluation, as its card recorded it: how many models the test split
 has scored (a warning when more than one: the estimate is no longer
 unbiased), the clinical metrics (validation and test, with intervals; the
-class-weight note beside calibration), the ROC curve with the operating point
+class-weight note beside calibration), the test rows and how they were split
+(by patient, with the patients per split, under `data.group`), the ROC curve with the operating point
 and the calibration plot (from `best/predictions.npz`), the baselines beside
 the model with the paired difference and a plain verdict, the decision curve
 with the operating threshold marked, and performance by subgroup. Plotly is
@@ -22,6 +23,7 @@ from search.review.card_text import (
     per_class_rows,
     performance_rows,
     sampled_note,
+    split_text,
     validated_on,
     verdict,
 )
@@ -243,7 +245,12 @@ def model_section(sweep: SweepResults, data: Dataset | None) -> str:
     card = read_card(best)
     record = sweep.record()
     scorings = max(record.scored_models() if record else 0, card.test.scorings or 1)  # as of now, not of the export
-    parts = ["<h2>Exported model: clinical metrics</h2>", _scorings(scorings), _metrics_table(card, scorings)]
+    parts = [
+        "<h2>Exported model: clinical metrics</h2>",
+        _scorings(scorings),
+        _metrics_table(card, scorings),
+        note(f"{card.data.n_test} test rows, {split_text(card)}."),
+    ]
     if card.pick:
         pick = card.pick
         parts.append(

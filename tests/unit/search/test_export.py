@@ -76,7 +76,9 @@ def test_a_subgroup_too_small_or_of_one_class_gets_null_metrics():
 
     y = np.array([0, 1] * 10 + [1, 1, 1])
     p = np.clip(y * 0.6 + np.linspace(0.1, 0.3, len(y)), 0, 1)
-    data = SimpleNamespace(y_test=y, subgroups={"site": np.array(["a"] * 20 + ["b"] * 3, dtype=object)})
+    data = SimpleNamespace(
+        y_test=y, subgroups={"site": np.array(["a"] * 20 + ["b"] * 3, dtype=object)}, test_groups=None
+    )
     rows = {r["group"]: r for r in _subgroups(data, p)}
     assert rows["a"]["n"] == 20 and rows["a"]["events"] == 10 and rows["a"]["auroc"] is not None
     assert rows["a"]["auroc_ci95"][0] < rows["a"]["auroc_ci95"][1]
