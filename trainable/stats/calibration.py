@@ -46,12 +46,23 @@ def _log_likelihood(y: np.ndarray, eta: np.ndarray) -> float:
 
 
 def _offset_intercept(y: np.ndarray, offset: np.ndarray) -> float:
-    """The maximum-likelihood intercept of a logistic model with `offset` (both classes present)."""
-    from scipy.optimize import brentq
+    """The maximum-likelihood intercept of a logistic model with `offset` (both classes present): the root
+    of the score sum(expit(a + offset)) - sum(y), increasing in a, by Newton's steps kept inside a bracket."""
     from scipy.special import expit
 
-    edge = float(np.abs(offset).max()) + 50.0
-    return float(brentq(lambda a: float(np.mean(expit(a + offset))) - float(y.mean()), -edge, edge, xtol=1e-12))
+    lo, hi = -float(np.abs(offset).max()) - 50.0, float(np.abs(offset).max()) + 50.0
+    a, events = 0.0, float(y.sum())
+    for _ in range(200):
+        fitted = expit(a + offset)
+        score = float(fitted.sum()) - events
+        lo, hi = (a, hi) if score < 0 else (lo, a)
+        slope = float(np.sum(fitted * (1 - fitted)))
+        step = a - score / slope if slope > 0 else (lo + hi) / 2
+        a_next = step if lo < step < hi else (lo + hi) / 2
+        if abs(a_next - a) < 1e-10 * max(1.0, abs(a)) or hi - lo < 1e-12:
+            return a_next
+        a = a_next
+    return a
 
 
 def _slope_profile(y: np.ndarray, lp: np.ndarray, slope: float) -> float:
