@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 from conftest import hyperparameters
 
-from search.records.paths import BEST_DIR, CARD_MD_FILE, REPORT_FILE
+from search.records.paths import BEST_DIR, CARD_MD_FILE, LEADERBOARD_FILE, PREDICTIONS_FILE, REPORT_FILE
 from search.sweep.driver import run_sweep
+from trainable.stats.intervals import auroc_ci
 
 pytestmark = pytest.mark.slow
 
@@ -82,3 +83,11 @@ def test_rows_of_one_patient_leak_across_a_row_level_split_and_not_across_a_grou
         out = cfg.out_dir
         for text in ((out / BEST_DIR / CARD_MD_FILE).read_text(), (out / REPORT_FILE).read_text()):
             assert "split by patient (data.group: patient)" in text and f"{groups['test']} test patients" in text
+        # the leaderboard's validation AUROC interval resamples patients too
+        data = cfg.load_data()
+        with np.load(out / BEST_DIR / PREDICTIONS_FILE) as arrays:
+            val_proba = arrays["validation"]
+        board = pd.read_csv(out / LEADERBOARD_FILE)
+        listed = [board["val_auroc_ci95_lo"].iloc[0], board["val_auroc_ci95_hi"].iloc[0]]
+        assert listed == pytest.approx(auroc_ci(data.y_val, val_proba, data.val_groups), abs=1e-6)
+        assert listed != pytest.approx(auroc_ci(data.y_val, val_proba), abs=1e-3)
