@@ -218,7 +218,12 @@ def _validation(
 ) -> dict[str, Any]:
     """The card's validation block: the trial's best epoch, and the clinical metrics at the threshold."""
     clinical = clinical_metrics(
-        data.y_val, val_proba, threshold=threshold.value, n_boot=settings.n_boot, seed=settings.seed
+        data.y_val,
+        val_proba,
+        threshold=threshold.value,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+        groups=data.val_groups,
     )
     return {
         **{m: float(row[m]) for m in VALIDATION_METRICS},

@@ -22,6 +22,8 @@ held-out test rows (`proba`: the exported model's test probabilities):
   train_rows}}`, each with `summary_metrics` (AUROC, AUPRC, Brier with
   intervals; loss, accuracy), and the training rows the baseline was fitted
   on out of those there were (`export.baseline_max_rows`).
+With `data.group`, every interval takes patients as its units
+(`data.test_groups`, `data.val_groups`: `trainable.stats.clusters`).
 """
 
 from __future__ import annotations
@@ -56,12 +58,14 @@ def _named(block: dict[str, Any], class_names: list[str]) -> dict[str, Any]:
 
 
 def _vs_baseline(
-    y: np.ndarray, proba: np.ndarray, baselines: dict[str, Baseline], block: dict[str, Any], n_boot: int, seed: int
+    data: Dataset, proba: np.ndarray, baselines: dict[str, Baseline], block: dict[str, Any], n_boot: int, seed: int
 ) -> dict[str, Any] | None:
     if not baselines:
         return None
     best = max(baselines, key=lambda name: block[name]["validation"]["auroc"])
-    delta, lo, hi = paired_difference(VAL_AUROC, y, proba, baselines[best].test, n_boot=n_boot, seed=seed)
+    delta, lo, hi = paired_difference(
+        VAL_AUROC, data.y_test, proba, baselines[best].test, n_boot=n_boot, seed=seed, groups=data.test_groups
+    )
     return {"baseline": best, "delta_auroc": delta, "delta_auroc_ci95": [lo, hi], "verdict": verdict_of([lo, hi])}
 
 
@@ -83,7 +87,7 @@ def _decision_curve(
     }
 
 
-def _subgroup(column: str, group: str, y: np.ndarray, full: np.ndarray) -> dict[str, Any]:
+def _subgroup(column: str, group: str, y: np.ndarray, full: np.ndarray, units: np.ndarray | None) -> dict[str, Any]:
     binary = full.shape[1] == 2
     entry: dict[str, Any] = {
         "column": column,
@@ -97,14 +101,20 @@ def _subgroup(column: str, group: str, y: np.ndarray, full: np.ndarray) -> dict[
     }
     if len(y) >= MIN_SUBGROUP_ROWS and len(np.unique(y)) == full.shape[1]:
         entry["auroc"] = score(y, full[:, 1] if binary else full)["auroc"]
-        entry["auroc_ci95"] = list(auroc_ci(y, full))
+        entry["auroc_ci95"] = list(auroc_ci(y, full, units))
     return entry
 
 
 def _subgroups(data: Dataset, proba: np.ndarray) -> list[dict[str, Any]]:
-    full = as_class_proba(proba)
+    full, units = as_class_proba(proba), data.test_groups
     return [
-        _subgroup(column, str(group), data.y_test[labels == group], full[labels == group])
+        _subgroup(
+            column,
+            str(group),
+            data.y_test[labels == group],
+            full[labels == group],
+            None if units is None else units[labels == group],
+        )
         for column, labels in data.subgroups.items()
         for group in sorted(set(labels), key=str)
     ]
@@ -118,19 +128,20 @@ def evaluate(
     baselines: dict[str, Baseline],
     class_weight: str | None,
 ) -> tuple[CardTest, dict[str, CardBaseline]]:
-    y, boot = data.y_test, {"n_boot": settings.n_boot, "seed": settings.seed}
+    y, n_boot, seed = data.y_test, settings.n_boot, settings.seed
     block = {
         name: {
-            "validation": summary_metrics(data.y_val, b.validation, **boot),
-            "test": summary_metrics(y, b.test, **boot),
+            "validation": summary_metrics(data.y_val, b.validation, n_boot=n_boot, seed=seed, groups=data.val_groups),
+            "test": summary_metrics(y, b.test, n_boot=n_boot, seed=seed, groups=data.test_groups),
             "fit_rows": b.fit_rows,
             "train_rows": b.train_rows,
         }
         for name, b in baselines.items()
     }
-    test = _named({**score(y, proba), **clinical_metrics(y, proba, threshold=threshold, **boot)}, data.class_names)
+    clinical = clinical_metrics(y, proba, threshold=threshold, n_boot=n_boot, seed=seed, groups=data.test_groups)
+    test = _named({**score(y, proba), **clinical}, data.class_names)
     test.update(
-        vs_baseline=_vs_baseline(y, proba, baselines, block, **boot),
+        vs_baseline=_vs_baseline(data, proba, baselines, block, n_boot, seed),
         decision_curve=_decision_curve(y, proba, baselines, settings.decision_thresholds),
         subgroups=_subgroups(data, proba),
     )

@@ -8,6 +8,7 @@ words), the decision curve's net benefit, subgroups, the robust pick and the
 objectives. A card without test metrics (another sweep scored its test split
 first) says so instead of them (`search.review.test_scoring_text`).
 `performance_rows(card)`, `per_class_rows(card)`, `validated_on(card)`,
+`split_text(card)` (by row, or by patient with the patients per split),
 `verdict(versus)` and `sampled_note(baselines)` are the text the report
 (`search.review.model_section`) shows too. Imports nothing heavy.
 """
@@ -26,6 +27,7 @@ __all__ = [
     "per_class_rows",
     "performance_rows",
     "sampled_note",
+    "split_text",
     "validated_on",
     "verdict",
 ]
@@ -81,19 +83,33 @@ def _model(card: ModelCard) -> list[str]:
     return lines + [""]
 
 
+_SPLIT_NAMES = {"train": "train", "val": "validation", "dev": "development", "test": "test"}
+
+
+def split_text(card: ModelCard) -> str:
+    """How the rows were split, in words: by row, or by patient with the patients per split."""
+    data = card.data
+    if not data.group:
+        return "split by row, stratified, seeded"
+    counts = " / ".join(f"{n} {_SPLIT_NAMES.get(name, name)}" for name, n in (data.groups or {}).items())
+    return (
+        f"split by patient (data.group: {data.group}), stratified, seeded: {counts} patients, every patient's "
+        "rows in one split; every interval resamples patients, not rows"
+    )
+
+
 def _data(card: ModelCard) -> list[str]:
     data = card.data
     rows = (
-        f"- rows: {data.n_dev} development ({data.folds}-fold cross-validation) / {data.n_test} test "
-        "(stratified, seeded)"
+        f"- rows: {data.n_dev} development ({data.folds}-fold cross-validation) / {data.n_test} test"
         if data.folds
-        else f"- rows: {data.n_train} train / {data.n_val} validation / {data.n_test} test (stratified, seeded)"
+        else f"- rows: {data.n_train} train / {data.n_val} validation / {data.n_test} test"
     )
     return [
         "## Data",
         "",
         f"- source: `{data.source}` (sha256 `{data.sha256[:16]}...`)",
-        rows,
+        f"{rows}, {split_text(card)}",
         f"- {data.n_features} features: {', '.join(map(str, data.feature_names))}",
         f"- classes: {', '.join(map(str, data.class_names))}",
         "",
@@ -149,12 +165,12 @@ def performance_rows(card: ModelCard) -> list[tuple[str, str, str]]:
         ("AUPRC (95% CI: Wilson on the positives)", "", with_interval(test.auprc, test.auprc_ci95)),
         ("Brier score (95% CI: BCa bootstrap)", "", with_interval(test.brier, test.brier_ci95, 4)),
         (
-            "calibration slope, ideal 1 (95% CI: Wald)",
+            "calibration slope, ideal 1 (95% CI: profile likelihood)",
             "",
             with_interval(test.calibration_slope, test.calibration_slope_ci95),
         ),
         (
-            "calibration intercept, ideal 0 (95% CI: Wald)",
+            "calibration intercept, ideal 0 (95% CI: profile likelihood)",
             "",
             with_interval(test.calibration_intercept, test.calibration_intercept_ci95),
         ),

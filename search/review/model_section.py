@@ -5,14 +5,15 @@ Contract: `model_section(sweep, data)` returns the HTML of the exported model's
 has scored, across the sweeps of the results folder (a warning when more
 than one: the estimate is no longer unbiased), the card's `warnings` (too
 few test rows or events), the clinical metrics (validation and test, with
-intervals; the class-weight note beside calibration), the ROC curve with the
-operating point and the calibration plot (from `best/predictions.npz`), the
-baselines beside the model with the paired difference and the verdict
-(`vs_baseline.verdict`), the decision curve with the operating threshold
-marked, and performance by subgroup. A model exported unscored (another
-sweep scored its test split first) gets a warning saying which sweep, and
-how to score it anyway, and its validation metrics alone. Plotly is imported
-inside functions.
+intervals; the class-weight note beside calibration), the test rows and how
+they were split (by patient, with the patients per split, under
+`data.group`), the ROC curve with the operating point and the calibration
+plot (from `best/predictions.npz`), the baselines beside the model with the
+paired difference and the verdict (`vs_baseline.verdict`), the decision
+curve with the operating threshold marked, and performance by subgroup. A
+model exported unscored (another sweep scored its test split first) gets a
+warning saying which sweep, and how to score it anyway, and its validation
+metrics alone. Plotly is imported inside functions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from search.review.card_text import (
     per_class_rows,
     performance_rows,
     sampled_note,
+    split_text,
     validated_on,
     verdict,
 )
@@ -258,8 +260,13 @@ def model_section(sweep: SweepResults, data: Dataset | None) -> str:
         return "<h2>Exported model</h2>" + note("No exported model yet (the sweep has not finished).")
     card = read_card(best)
     scorings = max(distinct_models(sweep_scorings(sweep.path)), card.test.scorings or 1)  # now, across sweeps
-    parts = ["<h2>Exported model: clinical metrics</h2>", _scorings(card, scorings), _warnings(card)]
-    parts.append(_metrics_table(card, scorings))
+    parts = [
+        "<h2>Exported model: clinical metrics</h2>",
+        _scorings(card, scorings),
+        _warnings(card),
+        _metrics_table(card, scorings),
+        note(f"{card.data.n_test} test rows, {split_text(card)}."),
+    ]
     if card.pick:
         pick = card.pick
         parts.append(

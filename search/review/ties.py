@@ -11,8 +11,9 @@ the per-row differences otherwise) and `tied_with_best` (that interval holds
 probabilities are read from its checkpoint, where the trial saved them (a
 checkpoint without them is loaded and predicts the validation rows once).
 The rows are the validation split, or, cross-validated, every development
-row out of fold. A trial whose checkpoint is gone gets no intervals and no tie
-flag. Keras is imported only for that fallback.
+row out of fold. With `data.group` every interval takes patients as its
+units (`data.val_groups`: a clustered DeLong variance, a cluster bootstrap).
+A trial whose checkpoint is gone gets no intervals and no tie flag. Keras is imported only for that fallback.
 """
 
 from __future__ import annotations
@@ -61,13 +62,16 @@ def validation_intervals(
 ) -> pd.DataFrame:
     """`board` with its interval and tie columns filled in; `settings` is the config's `export` section."""
     probas = _probabilities(board, data, sweep_dir)
-    intervals = {tid: auroc_ci(data.y_val, p) for tid, p in probas.items()}
+    units = data.val_groups  # data.group's patients, or None: every row its own unit
+    intervals = {tid: auroc_ci(data.y_val, p, units) for tid, p in probas.items()}
     intervals = {tid: ci for tid, ci in intervals.items() if not math.isnan(ci[0])}
     best = next(iter(probas), None)
     if best is None:
         return mark_ties(board, intervals, {}, None)
     deltas = {
-        tid: paired_difference(metric, data.y_val, p, probas[best], n_boot=settings.n_boot, seed=settings.seed)[1:]
+        tid: paired_difference(
+            metric, data.y_val, p, probas[best], n_boot=settings.n_boot, seed=settings.seed, groups=units
+        )[1:]
         for tid, p in probas.items()
         if tid != best
     }

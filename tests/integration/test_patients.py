@@ -3,8 +3,10 @@
 Each patient's rows share a random fingerprint (8 numbers, a little noise per
 row) and a random label. Split row by row, a patient's other rows are in
 training and the model recognises the fingerprint: a high test AUROC that
-means nothing. With `data.group` every patient is in one split only, and the
-test AUROC's interval contains 0.5, as it must when there is nothing to learn.
+means nothing. With `data.group` every patient is in one split only, the
+test AUROC's interval contains 0.5, as it must when there is nothing to learn,
+and the card and the report say the split is by patient, with the patients
+per split.
 Real Ray, real TensorFlow, one trial each.
 """
 
@@ -15,7 +17,9 @@ import pandas as pd
 import pytest
 from conftest import hyperparameters
 
+from search.records.paths import BEST_DIR, CARD_MD_FILE, LEADERBOARD_FILE, PREDICTIONS_FILE, REPORT_FILE
 from search.sweep.driver import run_sweep
+from trainable.stats.intervals import auroc_ci
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +77,17 @@ def test_rows_of_one_patient_leak_across_a_row_level_split_and_not_across_a_grou
         assert card.test.auroc > 0.9 and lo > 0.5  # the leak: the model recognises patients it trained on
     else:
         assert lo < 0.5 < hi  # nothing to learn, and the estimate says so
+        # the card and the report say the split is by patient, with the patients per split
+        groups = card.data.groups
+        assert card.data.group == "patient" and groups is not None and sum(groups.values()) == 80
+        out = cfg.out_dir
+        for text in ((out / BEST_DIR / CARD_MD_FILE).read_text(), (out / REPORT_FILE).read_text()):
+            assert "split by patient (data.group: patient)" in text and f"{groups['test']} test patients" in text
+        # the leaderboard's validation AUROC interval resamples patients too
+        data = cfg.load_data()
+        with np.load(out / BEST_DIR / PREDICTIONS_FILE) as arrays:
+            val_proba = arrays["validation"]
+        board = pd.read_csv(out / LEADERBOARD_FILE)
+        listed = [board["val_auroc_ci95_lo"].iloc[0], board["val_auroc_ci95_hi"].iloc[0]]
+        assert listed == pytest.approx(auroc_ci(data.y_val, val_proba, data.val_groups), abs=1e-6)
+        assert listed != pytest.approx(auroc_ci(data.y_val, val_proba), abs=1e-3)

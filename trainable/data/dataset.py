@@ -18,7 +18,9 @@ the others) are then
 - with `folds="auto"`, 5 folds below 2,000 development rows (when every class
   has at least 5 of them), else one validation split.
 With `group` (e.g. a patient id), every split and every fold holds whole
-groups, and the group column is never a feature. `subgroups` names columns
+groups, and the group column is never a feature; `val_groups` and
+`test_groups` give the group of each row of `y_val` and `y_test`, the units
+of their intervals (None without `group`). `subgroups` names columns
 whose test-row values (`trainable.data.subgroups`) the evaluation reports
 performance by. `test_rows_sha256` fingerprints the test split (its sorted row
 indices in the source): with `sha256`, it names the test split, so a results
@@ -106,12 +108,14 @@ class Dataset:
     fold_schemas: tuple[list[ColumnSchema], ...] | None = field(default=None, repr=False)  # per fold's training rows
     group: str | None = None  # data.group: the column whose rows stay together (patients)
     groups: dict[str, int] | None = None  # number of groups per split
+    val_groups: np.ndarray | None = field(default=None, repr=False)  # data.group's id per row of y_val
+    test_groups: np.ndarray | None = field(default=None, repr=False)  # data.group's id per row of y_test
     subgroups: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # column -> label per test row
     test_rows_sha256: str | None = None  # the test split's sorted row indices, hashed
 
     def without_test(self) -> Dataset:
         """This dataset for the trials: the test rows left out (they are scored once, on the driver)."""
-        return replace(self, X_test=None, y_test=self.y_test[:0], subgroups={})
+        return replace(self, X_test=None, y_test=self.y_test[:0], subgroups={}, test_groups=None)
 
     @property
     def n_folds(self) -> int:
@@ -265,6 +269,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
         fields.update(
             subgroups=subgroup_labels(raw, subgroups, train, test, where),
             groups=_count_groups(group_ids, train=train, val=val, test=test),
+            **_row_groups(group_ids, val, test),
         )
         return _dataset(frame, y, (train, val, test), fit_schema(frame.iloc[train], kinds, impute), where, **fields)
     fold = assign_folds(y[dev], k, spec.seed, where, None if group_ids is None else group_ids[dev])
@@ -272,6 +277,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
     fields.update(
         subgroups=subgroup_labels(raw, subgroups, dev, test, where),
         groups=_count_groups(group_ids, dev=dev, test=test),
+        **_row_groups(group_ids, dev, test),
         folds=fold,
         fold_schemas=fold_schemas,
     )
@@ -306,6 +312,13 @@ def _count_groups(group_ids: np.ndarray | None, **splits: np.ndarray) -> dict[st
     if group_ids is None:
         return None
     return {name: int(len(np.unique(group_ids[rows]))) for name, rows in splits.items()}
+
+
+def _row_groups(group_ids: np.ndarray | None, val: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray | None]:
+    """The group id of every validation and test row: the units of their intervals."""
+    if group_ids is None:
+        return {"val_groups": None, "test_groups": None}
+    return {"val_groups": group_ids[val], "test_groups": group_ids[test]}
 
 
 def _dataset(

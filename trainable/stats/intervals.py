@@ -1,24 +1,30 @@
 """Uncertainty: 95% intervals of clinical metrics, and paired comparisons of two models on the same rows.
 
-Contract (every interval is (lo, hi) at 95%; NaN where the quantity is undefined):
+Contract (every interval is (lo, hi) at 95%; NaN where the quantity is undefined;
+`groups`, where taken, is a patient id per row (`data.group`): the units the
+variance counts or the bootstrap resamples are then whole patients
+(`trainable.stats.clusters`); None, the default, makes every row its own):
 - `as_class_proba(proba)`: (n,) or (n, 1) probabilities of class 1, or (n, K),
   as (n, K) rows summing to 1 (what every function here takes).
-- `auroc_ci(y, proba)`: AUROC (binary, or macro one-vs-rest): the union of two
-  intervals. (1) Logit-transformed DeLong (DeLong, DeLong & Clarke-Pearson
-  1988; the logit transform as in Pepe 2003), with a t quantile on
-  min(class count) - 1 degrees of freedom: its variance is estimated from the
-  data, and near an AUROC of 1 it rests on the few misordered pairs there are
-  (none at 1.0: variance 0). (2) The score-type interval that inverts the
-  Hanley & McNeil (1982) variance at each candidate AUROC, as Wilson's does
-  for a proportion (Newcombe 2006): it never collapses at 0 or 1. The union
-  keeps its coverage near 1 (an AUROC of 1.0 on 86 rows gets a lower bound
-  near 0.94) and stays monotone there: one misordered pair never narrows it.
+- `auroc_ci(y, proba, groups)`: AUROC (binary, or macro one-vs-rest): logit-transformed
+  DeLong (DeLong, DeLong & Clarke-Pearson 1988; the logit transform as in
+  Pepe 2003) with the normal quantile. Where DeLong's variance is 0 (an
+  observed AUROC of 0 or 1, or every score tied), the score interval that
+  inverts the Hanley & McNeil (1982) variance at each candidate AUROC, as
+  Wilson's does for a proportion (Newcombe 2006): never a point (an AUROC of
+  1.0 on 86 rows gets a lower bound near 0.94). Simulated on 86 rows, a third
+  positive, binormal scores: coverage 0.953, 0.950 and 0.946 at a true AUROC
+  of 0.75, 0.9 and 0.99 (tests/unit/trainable/test_interval_coverage.py).
+  With `groups`, DeLong's variance is Obuchowski's (1997) clustered one, and
+  the score interval counts patients.
 - `auroc_influence(y, proba)`: each row's DeLong influence on the AUROC
   (structural components), for variances and paired differences.
-- `paired_difference(metric, y, proba_a, proba_b, n_boot, seed)`: the
-  difference a - b in a validation metric on the same rows, with its 95%
-  interval: DeLong's paired variance (with the t quantile above) for
-  `val_auroc` (where that variance is 0, as when both AUROCs are 1, the MOVER
+- `paired_difference(metric, y, proba_a, proba_b, n_boot, seed, groups)`: the
+  difference a - b in a validation metric on the same rows (`groups` as
+  above: the clustered DeLong variance, the t quantile's degrees of freedom
+  counted in patients, or a cluster bootstrap), with its 95%
+  interval: DeLong's paired variance, with a t quantile on min(class count) - 1
+  degrees of freedom, for `val_auroc` (where that variance is 0, as when both AUROCs are 1, the MOVER
   interval built from the two AUROC intervals: Newcombe 1998, Zou & Donner
   2008); for `val_loss` and
   `val_accuracy`, a BCa bootstrap (Efron 1987) of the mean per-row
@@ -27,33 +33,35 @@ Contract (every interval is (lo, hi) at 95%; NaN where the quantity is undefined
   interval (BCa's jackknife alone would take n^2 memory).
 - `proportion_ci(p, n)`: Wilson's score interval (Wilson 1927) for a proportion
   `p` observed on `n` units (sensitivity, specificity; AUPRC on the positives,
-  after Boyd, Eng & Page 2013).
-- `mean_ci(values, n_boot, seed)`: BCa bootstrap interval of a mean of values
+  after Boyd, Eng & Page 2013). With `groups`, the callers pass the effective
+  sample size (`trainable.stats.clusters.effective_n`; for AUPRC, the
+  positives' patients).
+- `mean_ci(values, n_boot, seed, groups)`: BCa bootstrap interval of a mean of values
   in [0, 1] (the Brier score's per-row squared errors; the t interval above
   2,000 rows, as for the paired differences); when every value is
-  0, the exact binomial upper bound of the share of rows with any error
-  (Clopper-Pearson), never a point.
-- `calibration(y, p1)`: calibration slope and intercept (Van Calster et al.
-  2019) with Wald intervals from the logistic fit's information matrix; the
-  slope is None when the scores separate the classes completely or
-  quasi-completely (its maximum-likelihood estimate is infinite), or are all
-  equal (no slope to fit).
-Only NumPy and SciPy; scikit-learn for the logistic fit.
+  0, the exact binomial upper bound of the share of rows (patients) with any
+  error (Clopper-Pearson), never a point. With `groups`, the cluster
+  bootstrap: whole patients resampled, the statistic their values' total over
+  their rows' (Davison & Hinkley 1997, section 3.8).
+The calibration slope and intercept are `trainable.stats.calibration`'s.
+Only NumPy and SciPy.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from trainable.names import VAL_ACCURACY, VAL_AUROC, VAL_LOSS
+from trainable.stats.clusters import cluster_totals, clustered_variance, count_units, ratio_variance
 
 __all__ = [
     "as_class_proba",
     "auroc_ci",
     "auroc_influence",
-    "calibration",
     "mean_ci",
     "paired_difference",
     "proportion_ci",
@@ -124,8 +132,11 @@ def auroc_influence(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, np.nd
     return float(np.mean([a for a, _ in parts])), np.mean([i for _, i in parts], axis=0)
 
 
-def _variance(y: np.ndarray, influence: np.ndarray) -> float:
-    """Variance of a statistic with per-row `influence`, the class counts held fixed."""
+def _variance(y: np.ndarray, influence: np.ndarray, groups: np.ndarray | None = None) -> float:
+    """Variance of a statistic with per-row `influence`: the class counts held fixed, or, with
+    `groups`, patients as the units (Obuchowski 1997)."""
+    if groups is not None:
+        return clustered_variance(influence, groups)
     n = len(y)
     return float(sum(np.sum(y == c) * influence[y == c].var(ddof=1) for c in np.unique(y) if np.sum(y == c) > 1)) / n**2
 
@@ -146,29 +157,39 @@ def _score_interval(auc: float, m: int, n: int) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _t_quantile(y: np.ndarray) -> float:
-    """The two-sided 95% t quantile on min(class count) - 1 degrees of freedom."""
+def _class_units(y: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Per class: its rows, or, with `groups`, the patients with a row of it."""
+    if groups is None:
+        return np.bincount(y)
+    return np.array([count_units(groups[y == c]) if np.any(y == c) else 0 for c in range(y.max() + 1)])
+
+
+def _t_quantile(y: np.ndarray, groups: np.ndarray | None = None) -> float:
+    """The two-sided 95% t quantile on min(class count) - 1 degrees of freedom (counting patients with `groups`)."""
     from scipy.stats import t as student
 
-    counts = np.bincount(y)
+    counts = _class_units(y, groups)
     return float(student.ppf(0.5 + LEVEL / 2, max(int(counts[counts > 0].min()) - 1, 1)))
 
 
-def auroc_ci(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, float]:
-    """95% interval of the AUROC (see the module docstring); NaN without two classes."""
+def auroc_ci(y_true: np.ndarray, proba: np.ndarray, groups: np.ndarray | None = None) -> tuple[float, float]:
+    """95% interval of the AUROC (see the module docstring); NaN without two classes.
+    `groups`: a patient id per row, the units of the variance (None: every row its own)."""
     y = np.asarray(y_true).astype(int)
-    counts = np.bincount(y)
-    if (counts > 0).sum() < 2 or not np.isfinite(np.asarray(proba, dtype=float)).all():
+    if (np.bincount(y) > 0).sum() < 2 or not np.isfinite(np.asarray(proba, dtype=float)).all():
         return float("nan"), float("nan")
     auc, influence = auroc_influence(y, proba)
-    # Hanley & McNeil's roles: the positives (binary), or the smallest class against the rest
-    m = int(counts[1]) if as_class_proba(proba).shape[1] == 2 else int(counts[counts > 0].min())
-    lo, hi = _score_interval(auc, m, int(len(y) - m))
-    var = _variance(y, influence)
+    var = _variance(y, influence, groups)
     if 0 < auc < 1 and var > 0:
-        centre, half = np.log(auc / (1 - auc)), _t_quantile(y) * np.sqrt(var) / (auc * (1 - auc))
-        lo, hi = min(lo, 1 / (1 + np.exp(-(centre - half)))), max(hi, 1 / (1 + np.exp(-(centre + half))))
-    return float(lo), float(hi)
+        centre, half = np.log(auc / (1 - auc)), _z() * np.sqrt(var) / (auc * (1 - auc))
+        return float(1 / (1 + np.exp(half - centre))), float(1 / (1 + np.exp(-centre - half)))
+    # DeLong's variance is 0 (AUROC 0 or 1, or every score tied): the score interval.
+    # Hanley & McNeil's roles: the positives (binary), or the smallest class against the rest;
+    # with `groups`, counted in patients
+    counts = _class_units(y, groups)
+    c = 1 if as_class_proba(proba).shape[1] == 2 else int(np.flatnonzero(counts == counts[counts > 0].min())[0])
+    rest = len(y) - counts[c] if groups is None else count_units(groups[y != c])
+    return _score_interval(auc, int(counts[c]), int(rest))
 
 
 def row_losses(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -182,23 +203,37 @@ def row_losses(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
 BCA_MAX_ROWS = 2000  # above this, the t interval of a mean (see the module docstring)
 
 
-def _bca(values: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
-    """BCa bootstrap interval of the mean of `values` (Efron 1987); percentile if BCa is undefined;
-    the t interval on more than `BCA_MAX_ROWS` rows."""
+def _ratio(sums: np.ndarray, sizes: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The mean per row of resampled patients: their values' total over their rows'."""
+    return np.sum(sums, axis=axis) / np.sum(sizes, axis=axis)
+
+
+def _bca(values: np.ndarray, n_boot: int, seed: int, groups: np.ndarray | None = None) -> tuple[float, float]:
+    """BCa bootstrap interval of the mean of `values` (Efron 1987), resampling rows, or, with
+    `groups`, whole patients (the cluster bootstrap: Davison & Hinkley 1997, section 3.8);
+    percentile if BCa is undefined; the t interval on more than `BCA_MAX_ROWS` units."""
     from scipy.stats import bootstrap
     from scipy.stats import t as student
 
     if np.ptp(values) == 0:
         return float(values[0]), float(values[0])
-    if len(values) > BCA_MAX_ROWS:
-        half = float(student.ppf(0.5 + LEVEL / 2, len(values) - 1)) * values.std(ddof=1) / np.sqrt(len(values))
+    statistic: Callable[..., Any]
+    samples: tuple[np.ndarray, ...]
+    if groups is None:
+        samples, statistic, units, sd = (values,), np.mean, len(values), values.std(ddof=1) / np.sqrt(len(values))
+    else:
+        samples, statistic = cluster_totals(values, groups), _ratio
+        units, sd = len(samples[0]), np.sqrt(ratio_variance(values, groups))
+    if units > BCA_MAX_ROWS:
+        half = float(student.ppf(0.5 + LEVEL / 2, units - 1)) * sd
         return float(values.mean() - half), float(values.mean() + half)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for method in ("BCa", "percentile"):
             res = bootstrap(
-                (values,),
-                np.mean,
+                samples,
+                statistic,
+                paired=groups is not None,
                 confidence_level=LEVEL,
                 n_resamples=n_boot,
                 method=method,
@@ -211,30 +246,39 @@ def _bca(values: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
     return float("nan"), float("nan")
 
 
-def mean_ci(values: np.ndarray, *, n_boot: int, seed: int) -> tuple[float, float]:
-    """95% BCa bootstrap interval of the mean of per-row `values` in [0, 1]."""
+def mean_ci(values: np.ndarray, *, n_boot: int, seed: int, groups: np.ndarray | None = None) -> tuple[float, float]:
+    """95% BCa bootstrap interval of the mean of per-row `values` in [0, 1] (resampling patients with `groups`)."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) < 2:
         return float("nan"), float("nan")
-    if not values.any():  # no row with any error: bound the share of rows that could have one
-        return 0.0, float(1 - ((1 - LEVEL) / 2) ** (1 / len(values)))
-    return _bca(values, n_boot, seed)
+    if not values.any():  # no row with any error: bound the share of units that could have one
+        units = len(values) if groups is None else count_units(groups)
+        return 0.0, float(1 - ((1 - LEVEL) / 2) ** (1 / units))
+    return _bca(values, n_boot, seed, groups)
 
 
 def paired_difference(
-    metric: str, y_true: np.ndarray, proba_a: np.ndarray, proba_b: np.ndarray, *, n_boot: int, seed: int
+    metric: str,
+    y_true: np.ndarray,
+    proba_a: np.ndarray,
+    proba_b: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
-    """(a - b, lo, hi) in `metric` (`val_loss`, `val_accuracy` or `val_auroc`) on the same rows."""
+    """(a - b, lo, hi) in `metric` (`val_loss`, `val_accuracy` or `val_auroc`) on the same rows;
+    `groups`: a patient id per row, the units resampled (None: every row its own)."""
     y = np.asarray(y_true).astype(int)
     if metric == VAL_AUROC:
         auc_a, infl_a = auroc_influence(y, proba_a)
         auc_b, infl_b = auroc_influence(y, proba_b)
-        delta, sd = auc_a - auc_b, np.sqrt(max(_variance(y, infl_a - infl_b), 0.0))
+        delta, sd = auc_a - auc_b, np.sqrt(max(_variance(y, infl_a - infl_b, groups), 0.0))
         if sd > 0:
-            q = _t_quantile(y)
+            q = _t_quantile(y, groups)
             return float(delta), float(delta - q * sd), float(delta + q * sd)
         # DeLong's paired variance is 0 (e.g. both AUROCs are 1): MOVER from the two intervals
-        (lo_a, hi_a), (lo_b, hi_b) = auroc_ci(y, proba_a), auroc_ci(y, proba_b)
+        (lo_a, hi_a), (lo_b, hi_b) = auroc_ci(y, proba_a, groups), auroc_ci(y, proba_b, groups)
         return (
             float(delta),
             float(delta - np.hypot(auc_a - lo_a, hi_b - auc_b)),
@@ -247,42 +291,5 @@ def paired_difference(
         per_row = correct[0].astype(float) - correct[1].astype(float)
     else:
         raise ValueError(f"no paired difference for metric {metric!r}")
-    lo, hi = _bca(per_row, n_boot, seed)
+    lo, hi = _bca(per_row, n_boot, seed, groups)
     return float(per_row.mean()), lo, hi
-
-
-def _separated(y: np.ndarray, lp: np.ndarray) -> bool:
-    """Do the scores separate the classes completely or quasi-completely (the
-    classes meet at most at tied scores)? Then the logistic slope is infinite."""
-    pos, neg = lp[y == 1], lp[y == 0]
-    return bool(np.ptp(lp) > 0 and (neg.max() <= pos.min() or pos.max() <= neg.min()))
-
-
-def calibration(y: np.ndarray, p1: np.ndarray) -> dict[str, object]:
-    """Calibration slope (logistic regression of the outcome on logit(p)) and
-    intercept (calibration-in-the-large: logit(p) as offset), with Wald 95% intervals."""
-    from scipy.optimize import brentq
-    from scipy.special import expit, logit
-    from sklearn.linear_model import LogisticRegression
-
-    out: dict[str, object] = dict.fromkeys(
-        ("calibration_slope", "calibration_slope_ci95", "calibration_intercept", "calibration_intercept_ci95")
-    )
-    y = np.asarray(y).astype(int)
-    if len(np.unique(y)) < 2:
-        return out
-    z = _z()
-    lp = logit(np.clip(np.asarray(p1, dtype=np.float64), 1e-7, 1 - 1e-7))
-    a = float(brentq(lambda t: float(np.mean(expit(t + lp))) - float(y.mean()), -60.0, 60.0))
-    se_a = 1 / np.sqrt(np.sum(expit(a + lp) * (1 - expit(a + lp))))
-    out.update(calibration_intercept=a, calibration_intercept_ci95=[float(a - z * se_a), float(a + z * se_a)])
-    if _separated(y, lp) or np.ptp(lp) == 0:
-        return out
-    fit = LogisticRegression(C=np.inf, max_iter=1000).fit(lp.reshape(-1, 1), y)
-    slope = float(fit.coef_[0, 0])
-    X = np.column_stack([np.ones_like(lp), lp])
-    w = fit.predict_proba(lp.reshape(-1, 1))[:, 1]
-    information = X.T @ (X * (w * (1 - w))[:, None])
-    se = float(np.sqrt(np.linalg.inv(information)[1, 1]))
-    out.update(calibration_slope=slope, calibration_slope_ci95=[slope - z * se, slope + z * se])
-    return out

@@ -20,19 +20,21 @@ ties (never per epoch):
   whose sensitivity reaches the target. The value is the midpoint between the
   chosen score and the next lower one (so it does not sit on a training-time
   score); a row is positive when its probability is >= the threshold.
-- `clinical_metrics(y, proba, threshold, n_boot, seed)`: AUROC, AUPRC,
+- `clinical_metrics(y, proba, threshold, n_boot, seed, groups=None)`: AUROC, AUPRC,
   sensitivity / specificity, PPV, NPV and accuracy at the threshold, the
   confusion counts, the Brier score, and the calibration slope (logistic
   regression of the outcome on logit(p)) and intercept (calibration-in-the-
   large: logit(p) as offset), following Van Calster et al. 2019; each of
   AUROC, AUPRC, sensitivity, specificity, Brier, slope and intercept with a
-  95% interval `<metric>_ci95` (methods: `trainable.stats.intervals`). Undefined values
+  95% interval `<metric>_ci95` (methods: `trainable.stats.intervals` and
+  `trainable.stats.calibration`; with `groups`, a patient id per row, every
+  interval takes patients as its units: `trainable.stats.clusters`). Undefined values
   (PPV with no positive call, the slope under complete or quasi-complete
   separation) are None, never a made-up number. Multiclass: macro
   one-vs-rest AUROC, AUPRC and Brier (with intervals), and per class (one
   vs rest) sensitivity / specificity / PPV / NPV at the arg-max label and
   the calibration slope and intercept.
-- `summary_metrics(y, proba, n_boot, seed)`: the threshold-free part (AUROC,
+- `summary_metrics(y, proba, n_boot, seed, groups=None)`: the threshold-free part (AUROC,
   AUPRC, Brier, each with its interval; log loss, accuracy): what the
   baselines are compared on.
 - `net_benefit(y, p1, thresholds)`: decision curve analysis (Vickers & Elkin
@@ -155,22 +157,27 @@ def _ratio(num: int, den: int) -> float | None:
     return float(num / den) if den else None
 
 
-def _wilson(k: int, n: int) -> list[float] | None:
+def _wilson(hits: np.ndarray, groups: np.ndarray | None) -> list[float] | None:
+    """Wilson's interval of the share of `hits`; with `groups`, on the effective sample size."""
+    from trainable.stats.clusters import effective_n
     from trainable.stats.intervals import proportion_ci
 
-    return list(proportion_ci(k / n, n)) if n else None
+    if not len(hits):
+        return None
+    return list(proportion_ci(float(hits.mean()), len(hits) if groups is None else effective_n(hits, groups)))
 
 
-def _at_threshold(y: np.ndarray, positive_call: np.ndarray) -> dict[str, Any]:
+def _at_threshold(y: np.ndarray, positive_call: np.ndarray, groups: np.ndarray | None = None) -> dict[str, Any]:
     tp = int(np.sum(positive_call & (y == 1)))
     fp = int(np.sum(positive_call & (y == 0)))
     tn = int(np.sum(~positive_call & (y == 0)))
     fn = int(np.sum(~positive_call & (y == 1)))
+    among = {c: (None if groups is None else groups[y == c]) for c in (0, 1)}
     return {
         "sensitivity": _ratio(tp, tp + fn),
-        "sensitivity_ci95": _wilson(tp, tp + fn),
+        "sensitivity_ci95": _wilson(positive_call[y == 1], among[1]),
         "specificity": _ratio(tn, tn + fp),
-        "specificity_ci95": _wilson(tn, tn + fp),
+        "specificity_ci95": _wilson(~positive_call[y == 0], among[0]),
         "ppv": _ratio(tp, tp + fp),
         "npv": _ratio(tn, tn + fn),
         "accuracy_at_threshold": _ratio(tp + tn, len(y)),
@@ -178,10 +185,12 @@ def _at_threshold(y: np.ndarray, positive_call: np.ndarray) -> dict[str, Any]:
     }
 
 
-def summary_metrics(y_true: np.ndarray, proba: np.ndarray, *, n_boot: int, seed: int) -> dict[str, object]:
+def summary_metrics(
+    y_true: np.ndarray, proba: np.ndarray, *, n_boot: int, seed: int, groups: np.ndarray | None = None
+) -> dict[str, object]:
     """The threshold-free metrics of one model on one split (see the module docstring)."""
     y = np.asarray(y_true).astype(int)
-    return {"n": int(len(y)), **score(y, proba), **_ranking(y, as_class_proba(proba), n_boot, seed)}
+    return {"n": int(len(y)), **score(y, proba), **_ranking(y, as_class_proba(proba), n_boot, seed, groups)}
 
 
 def net_benefit(y_true: np.ndarray, p1: np.ndarray, thresholds: np.ndarray) -> tuple[list[float], list[float]]:
@@ -198,10 +207,11 @@ def net_benefit(y_true: np.ndarray, p1: np.ndarray, thresholds: np.ndarray) -> t
     return [float(v) for v in model], [float(v) for v in treat_all]
 
 
-def _ranking(y: np.ndarray, full: np.ndarray, n_boot: int, seed: int) -> dict[str, object]:
+def _ranking(y: np.ndarray, full: np.ndarray, n_boot: int, seed: int, groups: np.ndarray | None) -> dict[str, object]:
     """AUROC, AUPRC and the Brier score, with their intervals (binary or macro one-vs-rest)."""
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+    from trainable.stats.clusters import count_units
     from trainable.stats.intervals import auroc_ci, mean_ci, proportion_ci
 
     k = full.shape[1]
@@ -215,28 +225,37 @@ def _ranking(y: np.ndarray, full: np.ndarray, n_boot: int, seed: int) -> dict[st
         auprc = float(average_precision_score(onehot, full, average="macro"))
         brier = float(brier_score_loss(y, full, labels=np.arange(k)))
         per_row = ((full - onehot) ** 2).sum(axis=1)
-    positives = int(np.bincount(y, minlength=k)[1:].min()) if k == 2 else int(np.bincount(y, minlength=k).min())
+    smallest = 1 if k == 2 else int(np.argmin(np.bincount(y, minlength=k)))
+    # AUPRC's units: the positives (the smallest class), or, with groups, their patients
+    positives = int(np.sum(y == smallest)) if groups is None else count_units(groups[y == smallest])
     return {
         "auroc": auroc,
-        "auroc_ci95": list(auroc_ci(y, full)),
+        "auroc_ci95": list(auroc_ci(y, full, groups)),
         "auprc": auprc,
         "auprc_ci95": list(proportion_ci(auprc, positives)),
         "brier": brier,
-        "brier_ci95": list(mean_ci(per_row, n_boot=n_boot, seed=seed)),
+        "brier_ci95": list(mean_ci(per_row, n_boot=n_boot, seed=seed, groups=groups)),
     }
 
 
 def clinical_metrics(
-    y_true: np.ndarray, proba: np.ndarray, *, threshold: float | None, n_boot: int, seed: int
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    *,
+    threshold: float | None,
+    n_boot: int,
+    seed: int,
+    groups: np.ndarray | None = None,
 ) -> dict[str, object]:
-    """The clinical metrics of one model on one split (see the module docstring)."""
-    from trainable.stats.intervals import calibration
+    """The clinical metrics of one model on one split (see the module docstring); `groups`: a
+    patient id per row, the units of every interval (None: every row its own)."""
+    from trainable.stats.calibration import calibration
 
     y = np.asarray(y_true).astype(int)
     full = as_class_proba(proba)
     k = full.shape[1]
     out: dict[str, object] = {"n": int(len(y))}
-    ranking = _ranking(y, full, n_boot, seed)
+    ranking = _ranking(y, full, n_boot, seed, groups)
     if k == 2:
         t = 0.5 if threshold is None else float(threshold)
         out.update(
@@ -244,8 +263,8 @@ def clinical_metrics(
             prevalence=float(y.mean()),
             **ranking,
             threshold=t,
-            **_at_threshold(y, full[:, 1] >= t),
-            **calibration(y, full[:, 1]),
+            **_at_threshold(y, full[:, 1] >= t, groups),
+            **calibration(y, full[:, 1], groups),
         )
         return out
     label = full.argmax(axis=1)
@@ -259,10 +278,10 @@ def clinical_metrics(
             {
                 **{
                     key: v
-                    for key, v in _at_threshold((y == c).astype(int), label == c).items()
+                    for key, v in _at_threshold((y == c).astype(int), label == c, groups).items()
                     if key != "accuracy_at_threshold"
                 },
-                **calibration((y == c).astype(int), full[:, c]),
+                **calibration((y == c).astype(int), full[:, c], groups),
             }
             for c in range(k)
         ],

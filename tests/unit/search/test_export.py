@@ -76,7 +76,9 @@ def test_a_subgroup_too_small_or_of_one_class_gets_null_metrics():
 
     y = np.array([0, 1] * 10 + [1, 1, 1])
     p = np.clip(y * 0.6 + np.linspace(0.1, 0.3, len(y)), 0, 1)
-    data = SimpleNamespace(y_test=y, subgroups={"site": np.array(["a"] * 20 + ["b"] * 3, dtype=object)})
+    data = SimpleNamespace(
+        y_test=y, subgroups={"site": np.array(["a"] * 20 + ["b"] * 3, dtype=object)}, test_groups=None
+    )
     rows = {r["group"]: r for r in _subgroups(data, p)}
     assert rows["a"]["n"] == 20 and rows["a"]["events"] == 10 and rows["a"]["auroc"] is not None
     assert rows["a"]["auroc_ci95"][0] < rows["a"]["auroc_ci95"][1]
@@ -108,6 +110,8 @@ def test_the_verdict_against_the_baseline_comes_from_the_paired_interval(interva
 
 @pytest.mark.parametrize("model_signal, expected", [(3.0, "better"), (1.0, "not_shown_better"), (0.0, "worse")])
 def test_the_test_scoring_records_the_verdict_of_the_paired_difference(model_signal, expected):
+    from types import SimpleNamespace
+
     from search.export.test_scoring import _vs_baseline
     from trainable.stats.baselines import Baseline
 
@@ -117,7 +121,55 @@ def test_the_test_scoring_records_the_verdict_of_the_paired_difference(model_sig
     model = 1 / (1 + np.exp(-(model_signal * y + rng.normal(size=len(y)))))
     fitted = {"logistic_regression": Baseline("logistic_regression", baseline, baseline, 10, 10)}
     block = {"logistic_regression": {"validation": {"auroc": 0.8}}}
-    versus = _vs_baseline(y, model.reshape(-1, 1), fitted, block, n_boot=200, seed=0)
+    data = SimpleNamespace(y_test=y, test_groups=None)
+    versus = _vs_baseline(data, model.reshape(-1, 1), fitted, block, n_boot=200, seed=0)
     assert versus is not None and versus["verdict"] == expected
     lo, hi = versus["delta_auroc_ci95"]
     assert {"better": lo > 0, "worse": hi < 0, "not_shown_better": lo <= 0 <= hi}[expected]
+
+
+def test_the_test_scoring_takes_patients_as_the_units_of_every_interval():
+    # every patient seen four times, identically: with data.group each interval is about twice as wide as with
+    # the rows taken as independent (the metrics, the baselines, vs_baseline, the subgroups alike)
+    from types import SimpleNamespace
+
+    from scipy.special import expit
+
+    from search.config.load import load_config
+    from search.export.test_scoring import evaluate
+    from trainable.stats.baselines import Baseline
+
+    rng = np.random.default_rng(0)
+    n, copies = 60, 4
+
+    def split():
+        y = (rng.random(n) < 0.4).astype(int)
+        return np.repeat(y, copies), np.repeat(expit(rng.normal(0, 1, n) + 1.2 * y), copies)
+
+    (y_val, p_val), (y_test, p_test) = split(), split()
+    other = Baseline("logistic_regression", np.clip(p_val + 0.05, 0, 1), np.repeat(rng.random(n), copies), 10, 10)
+    patients = np.repeat(np.arange(n), copies)
+    site = np.repeat(np.array(["a", "b"] * (n // 2), dtype=object), copies)
+    settings = load_config().export.model_copy(update={"n_boot": 300})
+
+    def scored(groups):
+        data = SimpleNamespace(
+            y_val=y_val,
+            y_test=y_test,
+            class_names=["no", "yes"],
+            subgroups={"site": site},
+            val_groups=groups,
+            test_groups=groups,
+        )
+        test, block = evaluate(data, p_test, 0.5, settings, {"logistic_regression": other}, None)
+        return [
+            *(v for k, v in test.model_dump().items() if k.endswith("_ci95") and v is not None),
+            test.vs_baseline.delta_auroc_ci95,
+            *(entry.auroc_ci95 for entry in test.subgroups),
+            *(block["logistic_regression"].model_dump()[s]["auroc_ci95"] for s in ("validation", "test")),
+        ]
+
+    pairs = list(zip(scored(None), scored(patients), strict=True))
+    assert len(pairs) >= 12  # seven test metrics, vs_baseline, two subgroups, the baseline on two splits
+    for rows, grouped in pairs:
+        assert grouped[1] - grouped[0] > 1.5 * (rows[1] - rows[0]), (rows, grouped)

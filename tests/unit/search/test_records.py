@@ -185,3 +185,13 @@ def test_a_second_command_on_a_live_sweep_exits_2_and_deletes_nothing(cli, tmp_p
         assert sorted(p.name for p in out.iterdir()) == before
     finally:
         live.kill()
+
+
+def test_the_card_in_words_says_a_grouped_split_is_by_patient_with_the_patients_per_split():
+    from search.review.card_text import card_markdown
+
+    assert "40 test, split by row, stratified, seeded" in card_markdown(ModelCard.model_validate(CARD))
+    grouped = {**CARD, "data": {**CARD["data"], "group": "patient", "groups": {"train": 25, "val": 12, "test": 10}}}
+    text = card_markdown(ModelCard.model_validate(grouped))
+    assert "40 test, split by patient (data.group: patient)" in text
+    assert "25 train / 12 validation / 10 test patients" in text and "resamples patients" in text

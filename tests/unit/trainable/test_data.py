@@ -210,6 +210,10 @@ def test_a_group_column_keeps_each_patient_in_one_split_and_one_fold(tmp_path):
             assert len(set(fold_of.values())) == 5
         else:
             assert not split["train"] & split["val"]
+        # every validation and test row carries its patient: the units of their intervals
+        assert [patient_of[a] for a in d.X_val[:, 0]] == list(d.val_groups)
+        assert [patient_of[a] for a in d.X_test[:, 0]] == list(d.test_groups)
+        assert d.without_test().test_groups is None
         summary = d.summary()
         assert summary["group"] == "patient" and sum(summary["groups"].values()) == 60
 

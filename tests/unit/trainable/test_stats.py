@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from trainable.stats.intervals import auroc_ci, auroc_influence, calibration, paired_difference
+from trainable.stats.calibration import calibration
+from trainable.stats.intervals import auroc_ci, auroc_influence, paired_difference
 from trainable.stats.metrics import choose_threshold, clinical_metrics
 
 
@@ -49,23 +50,6 @@ def test_auroc_interval_contains_the_estimate_narrows_with_rows_and_never_collap
     lo1, hi1 = auroc_ci(np.r_[np.zeros(57), np.ones(29)], np.r_[np.full(57, 0.2), np.full(29, 0.9)])
     assert hi1 == 1.0 and 0.9 < lo1 < 0.97
     assert auroc_ci(np.r_[np.zeros(57), np.ones(29)], np.r_[np.full(57, 0.9), np.full(29, 0.2)])[0] == 0.0
-
-
-def test_auroc_interval_keeps_its_coverage_near_one():
-    # 86 rows, a third positive, true AUROC 0.99 (binormal scores); 400 draws.
-    from scipy.special import expit
-    from scipy.stats import norm
-
-    rng = np.random.default_rng(2026)
-    shift = norm.ppf(0.99) * np.sqrt(2)
-    y = np.r_[np.ones(29, int), np.zeros(57, int)]
-    hits = []
-    for _ in range(400):
-        p = expit(np.r_[rng.normal(shift, 1, 29), rng.normal(0, 1, 57)])
-        lo, hi = auroc_ci(y, p)
-        assert lo < hi
-        hits.append(lo <= 0.99 <= hi)
-    assert np.mean(hits) >= 0.93, np.mean(hits)
 
 
 def test_youden_threshold_maximises_sensitivity_plus_specificity():
