@@ -79,14 +79,18 @@ def hyperparameters(**changes: Any) -> dict[str, Any]:
     return {**seed_point(load_config().space), **changes}
 
 
-def serve_without_hpsearch(model_dir: Path, frame: pd.DataFrame, tmp_path: Path) -> np.ndarray:
-    """The class probabilities of `model_dir/serving` for `frame`'s raw rows, computed in a new Python
-    process where `search` and `trainable` cannot be imported (`tests/integration/serving_client.py`)."""
+def serve_without_hpsearch(model_dir: Path, frame: pd.DataFrame, tmp_path: Path, form: str = "serving") -> np.ndarray:
+    """The class probabilities of `model_dir/serving` (`form="onnx"`: of its `model.onnx`, in onnxruntime) for
+    `frame`'s raw rows, computed in a new Python process where `search` and `trainable` cannot be imported
+    (nor TensorFlow, for ONNX) (`tests/integration/serving_client.py`)."""
     rows, out = tmp_path / "serving_rows.parquet", tmp_path / "serving_proba.npy"
     frame.to_parquet(rows)
     client = ROOT / "tests" / "integration" / "serving_client.py"
     done = subprocess.run(
-        [sys.executable, str(client), str(model_dir), str(rows), str(out)], cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, str(client), str(model_dir), str(rows), str(out), form],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return np.load(out)

@@ -192,6 +192,7 @@ class ExportConfig(_Model):
     baseline_max_rows: int | None = Field(ge=100)
     decision_thresholds: list[float] = Field(min_length=2, max_length=2)
     subgroups: list[str]
+    onnx: bool
 
     @model_validator(mode="after")
     def _decision_range(self) -> ExportConfig:

@@ -18,6 +18,7 @@
       best/                         the exported model: model.keras, model_card.json
                                     (`search.records.model_card`), model_card.md, predictions.npz,
         serving/                    the SavedModel that serves without hpsearch (`trainable.trial.serving`)
+        model.onnx                  with `export.onnx`: the same as ONNX (`trainable.trial.onnx_export`)
       pick.csv, pick/               `hpsearch pick`: its table, and its Ray Tune runs
 
 Contract: `atomic_write(path, write)` calls `write(tmp)` on a hidden file beside
@@ -46,6 +47,7 @@ __all__ = [
     "LEADERBOARD_FILE",
     "LOCK_FILE",
     "MODEL_FILE",
+    "ONNX_FILE",
     "PICK_DIR",
     "PICK_FILE",
     "PREDICTIONS_FILE",
@@ -72,6 +74,7 @@ SWEEP_FILE = "sweep.json"
 LEADERBOARD_FILE = "leaderboard.csv"
 STUDY_FILE = "study.db"
 REPORT_FILE = "report.html"
+ONNX_FILE = "model.onnx"  # in an exported model's folder, with `export.onnx` (`trainable.trial.onnx_export`)
 SERVING_DIR = "serving"  # in an exported model's folder: the SavedModel (`trainable.trial.serving`)
 TIMINGS_FILE = "timings.json"
 LOCK_FILE = ".lock"  # held by the command working on the sweep

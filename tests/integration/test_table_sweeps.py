@@ -31,6 +31,7 @@ def test_sweep_on_a_clinical_table_and_predict_raw_rows(ray_session, tiny, tmp_p
             "search.trials": 2,
             "train.class_weight": "balanced",
             "search.cv.folds": folds,
+            "export.onnx": True,
         },
     )
     card = run_sweep(cfg).card
@@ -48,6 +49,10 @@ def test_sweep_on_a_clinical_table_and_predict_raw_rows(ray_session, tiny, tmp_p
     served = serve_without_hpsearch(cfg.out_dir / "best", raw, tmp_path)
     assert served.shape == (len(frame), 2)
     assert np.abs(served - predicted[["proba_survived", "proba_died"]].to_numpy()).max() <= 1e-6
+    # best/model.onnx (export.onnx): the same, in onnxruntime alone
+    assert card.inputs["onnx"]["file"] == "model.onnx" and card.inputs["onnx"]["max_abs_diff"] <= 1e-5
+    converted = serve_without_hpsearch(cfg.out_dir / "best", raw, tmp_path, form="onnx")
+    assert np.abs(converted - predicted[["proba_survived", "proba_died"]].to_numpy()).max() <= 1e-6
 
 
 def test_multiclass_sweep_uses_softmax_and_macro_auroc(ray_session, tiny):

@@ -72,8 +72,11 @@ class FoldImpute(keras.layers.Layer):
         self.flagged = [c for c in range(len(self.fill[0])) if any(row[c] for row in self.indicator)]
 
     def call(self, x: Any) -> Any:
-        missing = ops.isnan(x)[:, None, :]  # (n, 1, d)
-        filled = ops.where(missing, ops.convert_to_tensor(self.fill, dtype=x.dtype)[None], x[:, None, :])
+        # isnan straight into the where: converted to ONNX (tf2onnx), a slice between them becomes
+        # cond * a + (1 - cond) * b, and NaN * 0 is NaN (every row with a missing value came out NaN)
+        x = x[:, None, :]  # (n, 1, d)
+        missing = ops.isnan(x)
+        filled = ops.where(missing, ops.convert_to_tensor(self.fill, dtype=x.dtype)[None], x)
         if not self.flagged:
             return filled
         keep = np.array([[row[c] for c in self.flagged] for row in self.indicator], dtype="float32")  # (k, i)
