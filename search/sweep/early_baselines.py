@@ -48,6 +48,7 @@ class EarlyBaselines:
             self.class_weight,
             self.export.seed,
             self.export.baseline_max_rows,
+            self.export.baseline_grid.model_dump(),
             openmp_threads=threads,
         )
 
