@@ -19,7 +19,7 @@ schema) and is validated exactly as the trials are:
 The candidate kept is the one with the lowest of the network's own
 validation loss (`trainable.stats.metrics.score`'s `loss`: the unweighted log
 loss of those probabilities, as `val_loss` ranks the trials); ties go to the
-first in grid order (the smallest C). `class_weight` weights the fits as it
+first in grid order (in the default grid, the smallest C). `class_weight` weights the fits as it
 weights the network's. The kept candidate's fits are the baseline, as an
 untuned baseline is fitted: `validation` holds its validation (pooled
 out-of-fold) probabilities for `data.y_val`; `test` its probabilities for
@@ -28,10 +28,11 @@ model). `chosen` is its setting, `grid` what was searched and `losses` the
 validation loss of every candidate (in `grid_points` order).
 Probabilities are (n, 1) for a binary task (class 1), else (n, K).
 With `max_rows` (an int), a model whose training rows number more is fitted on
-a seeded uniform random sample of `max_rows` of them (gradient boosting costs
-~15 s on 700,000 rows here, against ~1.7 s on 100,000, for an AUROC 0.002
-lower on the benchmark table): `fit_rows` and `train_rows` record it, per
-model (the largest fold's with k folds), so the card can say so. Validation
+a seeded uniform random sample of `max_rows` of them (one gradient boosting
+fit costs ~15 s on 700,000 rows here, against ~1.7 s on 100,000, for an AUROC
+0.002 lower on the benchmark table; tuning makes one fit per setting):
+`fit_rows` and `train_rows` record it, per model (the largest fold's with k
+folds), so the card can say so. Validation
 and test rows are never sampled. The design matrices are built once per split
 or fold and shared by the models and candidates. Linear algebra runs on one
 thread (the same bits however many cores; faster at these sizes), gradient
