@@ -50,15 +50,16 @@ def _network_folds(data):
     return [(np.flatnonzero(weights[:, j] > 0), np.flatnonzero(weights[:, j] == 0)) for j in range(weights.shape[1])]
 
 
-def test_with_k_folds_the_chosen_C_minimises_the_pooled_out_of_fold_loss_on_the_networks_folds():
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_with_k_folds_the_chosen_C_minimises_the_pooled_out_of_fold_loss_on_the_networks_folds(class_weight):
     data = load(folds=5)
-    tuned = fit_baselines(data, ["logistic_regression"], None, 0, None, LOGISTIC)["logistic_regression"]
+    tuned = fit_baselines(data, ["logistic_regression"], class_weight, 0, None, LOGISTIC)["logistic_regression"]
     losses, pooled_by_C, tests_by_C = [], {}, {}
     for C in LOGISTIC["logistic_regression"]["C"]:  # recomputed with scikit-learn alone
         pooled, tests = np.zeros(len(data.y_val)), []
         for j, (trains, held_out) in enumerate(_network_folds(data)):
             schema = data.fold_schemas[j]
-            model = LogisticRegression(C=C, max_iter=2000).fit(
+            model = LogisticRegression(C=C, max_iter=2000, class_weight=class_weight).fit(
                 design_matrix(data.X_train[trains], schema), data.y_train[trains]
             )
             pooled[held_out] = model.predict_proba(design_matrix(data.X_val[held_out], schema))[:, 1]
