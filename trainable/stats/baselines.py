@@ -6,7 +6,9 @@ returns `{name: Baseline}` for each of `names`: `logistic_regression`
 `gradient_boosting` (`HistGradientBoostingClassifier`, tuned over
 `learning_rate` x `max_leaf_nodes`, with its own early stopping: at most
 `BOOSTING_MAX_ITER` iterations, stopped after 10 without improvement of the
-log loss on a stratified, seeded 10% of the fit's training rows). `grids[name]`
+log loss on a stratified, seeded 10% of the fit's training rows; with fewer
+than `MIN_CLASS_ROWS_TO_STOP` training rows of some class, which that 10%
+could not hold, scikit-learn's default 100 iterations). `grids[name]`
 maps each knob to the values to try (`export.baseline_grid`); every
 combination is a candidate. Each sees the network's encoding of the rows
 (`trainable.data.design_matrix.design_matrix`, from the same training-row
@@ -53,10 +55,19 @@ from trainable.data.dataset import Dataset
 from trainable.data.design_matrix import design_matrix
 from trainable.stats.metrics import score
 
-__all__ = ["BASELINES", "BOOSTING_MAX_ITER", "Baseline", "Grid", "fit_baselines", "grid_points"]
+__all__ = [
+    "BASELINES",
+    "BOOSTING_MAX_ITER",
+    "MIN_CLASS_ROWS_TO_STOP",
+    "Baseline",
+    "Grid",
+    "fit_baselines",
+    "grid_points",
+]
 
 BASELINES = ("logistic_regression", "gradient_boosting")
 BOOSTING_MAX_ITER = 500  # gradient boosting's cap on iterations; its early stopping usually ends sooner
+MIN_CLASS_ROWS_TO_STOP = 10  # fewer training rows of a class: no early stopping, scikit-learn's 100 iterations
 
 Grid = Mapping[str, Sequence[float]]  # knob -> values to try
 
@@ -89,7 +100,12 @@ def grid_points(grid: Grid) -> list[dict[str, float]]:
     return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
 
 
-def _model(name: str, setting: Mapping[str, float], class_weight: str | None, seed: int) -> Any:
+def _stops_early(y: np.ndarray) -> bool:
+    """Whether gradient boosting fitted on labels `y` can hold out its stratified 10% to stop on."""
+    return int(np.bincount(np.asarray(y, dtype=np.int64)).min()) >= MIN_CLASS_ROWS_TO_STOP
+
+
+def _model(name: str, setting: Mapping[str, float], class_weight: str | None, seed: int, stop: bool) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
@@ -99,8 +115,8 @@ def _model(name: str, setting: Mapping[str, float], class_weight: str | None, se
         return HistGradientBoostingClassifier(
             learning_rate=float(setting["learning_rate"]),
             max_leaf_nodes=int(setting["max_leaf_nodes"]),
-            max_iter=BOOSTING_MAX_ITER,
-            early_stopping=True,
+            max_iter=BOOSTING_MAX_ITER if stop else 100,
+            early_stopping=stop,
             validation_fraction=0.1,
             n_iter_no_change=10,
             scoring="loss",
@@ -158,7 +174,7 @@ def _candidate(
     pooled = np.zeros((len(data.y_val), 1 if K == 2 else K))
     models = []
     for split in splits:
-        model = _model(name, setting, class_weight, seed).fit(split.X, split.y)
+        model = _model(name, setting, class_weight, seed, _stops_early(split.y)).fit(split.X, split.y)
         pooled[split.held_out] = _proba(model, split.X_held_out, K)
         models.append(model)
     loss = score(data.y_val, pooled)["loss"]
@@ -194,7 +210,7 @@ def fit_baselines(
     """Each named baseline, tuned, with its validation and test probabilities (see the module docstring)."""
     import warnings
 
-    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
     from threadpoolctl import threadpool_limits
 
     if not names:
@@ -202,6 +218,7 @@ def fit_baselines(
     out = {}
     with warnings.catch_warnings(), threadpool_limits(1, "blas"), threadpool_limits(openmp_threads, "openmp"):
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UndefinedMetricWarning)  # `score`'s AUROC: only its loss is read here
         splits, fitted, available = _splits(data, max_rows, seed)
         for name in names:
             grid = {knob: list(values) for knob, values in grids[name].items()}

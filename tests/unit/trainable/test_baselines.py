@@ -13,7 +13,7 @@ from sklearn.metrics import log_loss
 from threadpoolctl import threadpool_limits
 
 from trainable.data.design_matrix import design_matrix
-from trainable.stats.baselines import BOOSTING_MAX_ITER, fit_baselines
+from trainable.stats.baselines import BOOSTING_MAX_ITER, MIN_CLASS_ROWS_TO_STOP, fit_baselines
 from trainable.trial.validation import scheme_for
 
 LOGISTIC = {"logistic_regression": {"C": [0.001, 0.1, 10.0]}}
@@ -94,6 +94,24 @@ def test_with_one_validation_split_the_chosen_boosting_knobs_minimise_the_valida
     np.testing.assert_allclose(tuned.validation[:, 0], val[rate, leaves], rtol=1e-6)
     np.testing.assert_allclose(tuned.test[:, 0], tests[rate, leaves], rtol=1e-6)
     assert (tuned.fit_rows, tuned.train_rows) == (len(data.y_train), len(data.y_train))
+
+
+def test_a_class_too_small_to_stop_on_boosts_scikit_learns_default_100_iterations_instead(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    labels = ["a"] * 20 + ["b"] * 10 + ["c"] * 6 + ["d"] * 4  # d: 2-3 training rows; 10% of ~28 rows < 4 classes
+    table = pd.DataFrame({"x1": rng.normal(size=40), "x2": rng.normal(size=40), "y": labels})
+    table.to_csv(tmp_path / "small.csv", index=False)
+    data = load(str(tmp_path / "small.csv"), target="y")
+    assert np.bincount(data.y_train).min() < MIN_CLASS_ROWS_TO_STOP
+    tuned = fit_baselines(data, ["gradient_boosting"], None, 0, None, BOOSTING)["gradient_boosting"]
+    X = design_matrix(data.X_train, data.schema)
+    rate, leaves = tuned.chosen["learning_rate"], tuned.chosen["max_leaf_nodes"]
+    model = _boosting(rate, leaves).set_params(early_stopping=False, max_iter=100).fit(X, data.y_train)
+    expected = model.predict_proba(design_matrix(data.X_test, data.schema))
+    assert tuned.test.shape == (len(data.y_test), 4)
+    np.testing.assert_allclose(tuned.test, expected, rtol=1e-6)
 
 
 def test_a_row_cap_fits_on_a_seeded_sample_of_the_training_rows_and_scores_every_row():
