@@ -38,7 +38,11 @@ folds), so the card can say so. Validation
 and test rows are never sampled. The design matrices are built once per split
 or fold and shared by the models and candidates. Linear algebra runs on one
 thread (the same bits however many cores; faster at these sizes), gradient
-boosting on `openmp_threads` (None: all; its result does not depend on it).
+boosting on `openmp_threads` (None: all; its result does not depend on it),
+but on one when every fit has fewer than `THREADED_FIT_ROWS` rows: there its
+many small parallel steps gain little, and on a busy machine the threads
+wait on each other (the default grid on the built-in table, under a load
+average of ~10-25: 7.5 s on one thread, 241 s on two).
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ __all__ = [
 BASELINES = ("logistic_regression", "gradient_boosting")
 BOOSTING_MAX_ITER = 500  # gradient boosting's cap on iterations; its early stopping usually ends sooner
 MIN_CLASS_ROWS_TO_STOP = 10  # fewer training rows of a class: no early stopping, scikit-learn's 100 iterations
+THREADED_FIT_ROWS = 10_000  # fits of fewer rows run gradient boosting on one OpenMP thread, whatever is asked
 
 Grid = Mapping[str, Sequence[float]]  # knob -> values to try
 
@@ -216,12 +221,13 @@ def fit_baselines(
     if not names:
         return {}
     out = {}
-    with warnings.catch_warnings(), threadpool_limits(1, "blas"), threadpool_limits(openmp_threads, "openmp"):
+    with warnings.catch_warnings(), threadpool_limits(1, "blas"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UndefinedMetricWarning)  # `score`'s AUROC: only its loss is read here
         splits, fitted, available = _splits(data, max_rows, seed)
-        for name in names:
-            grid = {knob: list(values) for knob, values in grids[name].items()}
-            chosen, losses, validation, test = _tuned(name, grid, splits, data, class_weight, seed)
-            out[name] = Baseline(name, validation, test, fitted, available, chosen, grid, losses)
+        with threadpool_limits(1 if fitted < THREADED_FIT_ROWS else openmp_threads, "openmp"):
+            for name in names:
+                grid = {knob: list(values) for knob, values in grids[name].items()}
+                chosen, losses, validation, test = _tuned(name, grid, splits, data, class_weight, seed)
+                out[name] = Baseline(name, validation, test, fitted, available, chosen, grid, losses)
     return out

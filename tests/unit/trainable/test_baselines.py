@@ -13,7 +13,7 @@ from sklearn.metrics import log_loss
 from threadpoolctl import threadpool_limits
 
 from trainable.data.design_matrix import design_matrix
-from trainable.stats.baselines import BOOSTING_MAX_ITER, MIN_CLASS_ROWS_TO_STOP, fit_baselines
+from trainable.stats.baselines import BOOSTING_MAX_ITER, MIN_CLASS_ROWS_TO_STOP, THREADED_FIT_ROWS, fit_baselines
 from trainable.trial.validation import scheme_for
 
 LOGISTIC = {"logistic_regression": {"C": [0.001, 0.1, 10.0]}}
@@ -137,3 +137,16 @@ def test_with_k_folds_the_cap_applies_to_each_folds_training_rows():
         for j in range(data.n_folds):  # each fold's held-out rows scored by its own model
             held_out = baseline.validation[data.folds == j]
             assert held_out.min() < 0.5 < held_out.max()
+
+
+def test_boosting_on_two_threads_gives_the_bits_of_one_thread_where_it_is_allowed_two(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = int(THREADED_FIT_ROWS / 0.7) + 100  # training rows past the threshold after the test and validation splits
+    X = rng.normal(size=(rows, 4)).astype(np.float32)
+    y = (rng.random(rows) < 1 / (1 + np.exp(-X[:, 0] + X[:, 1] * X[:, 2]))).astype(np.float32)
+    np.save(tmp_path / "table.npy", np.column_stack([X, y]))
+    data = load(str(tmp_path / "table.npy"))
+    grid = {"gradient_boosting": {"learning_rate": [0.3], "max_leaf_nodes": [7]}}
+    one, two = (fit_baselines(data, ["gradient_boosting"], None, 0, None, grid, t)["gradient_boosting"] for t in (1, 2))
+    assert one.fit_rows >= THREADED_FIT_ROWS
+    assert np.array_equal(one.validation, two.validation) and np.array_equal(one.test, two.test)
