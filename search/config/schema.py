@@ -25,7 +25,16 @@ from trainable.data.dataset import Dataset, DataSpec, load_dataset
 from trainable.names import METRIC_MODES, OBJECTIVE_MODES, VAL_LOSS, Mode
 from trainable.trial.architecture import width_key
 
-__all__ = ["Config", "DataConfig", "ExportConfig", "MlflowConfig", "PickConfig", "SearchConfig", "TrainConfig"]
+__all__ = [
+    "BaselineGrid",
+    "Config",
+    "DataConfig",
+    "ExportConfig",
+    "MlflowConfig",
+    "PickConfig",
+    "SearchConfig",
+    "TrainConfig",
+]
 
 Metric = Literal[tuple(METRIC_MODES)]  # type: ignore[valid-type]
 
@@ -183,6 +192,43 @@ class TrainConfig(_Model):
         return value
 
 
+class LogisticGrid(_Model):
+    C: list[float] = Field(min_length=1)  # inverse L2 strength
+
+    @field_validator("C")
+    @classmethod
+    def _positive(cls, values: list[float]) -> list[float]:
+        if min(values) <= 0:
+            raise ValueError(f"every C must be > 0, got {values}")
+        return values
+
+
+class BoostingGrid(_Model):
+    learning_rate: list[float] = Field(min_length=1)
+    max_leaf_nodes: list[int] = Field(min_length=1)
+
+    @field_validator("learning_rate")
+    @classmethod
+    def _rates(cls, values: list[float]) -> list[float]:
+        if not all(0 < v <= 1 for v in values):
+            raise ValueError(f"every learning_rate must be in (0, 1], got {values}")
+        return values
+
+    @field_validator("max_leaf_nodes")
+    @classmethod
+    def _leaves(cls, values: list[int]) -> list[int]:
+        if min(values) < 2:
+            raise ValueError(f"every max_leaf_nodes must be >= 2, got {values}")
+        return values
+
+
+class BaselineGrid(_Model):
+    """The settings each baseline is tuned over (`trainable.stats.baselines`)."""
+
+    logistic_regression: LogisticGrid
+    gradient_boosting: BoostingGrid
+
+
 class ExportConfig(_Model):
     threshold: Literal["youden", "target_sensitivity"]
     target_sensitivity: float | None = Field(gt=0, le=1)
@@ -190,6 +236,7 @@ class ExportConfig(_Model):
     seed: int
     baselines: list[Literal["logistic_regression", "gradient_boosting"]]
     baseline_max_rows: int | None = Field(ge=100)
+    baseline_grid: BaselineGrid
     decision_thresholds: list[float] = Field(min_length=2, max_length=2)
     subgroups: list[str]
     onnx: bool

@@ -144,8 +144,14 @@ def _threshold_rule(settings: ExportConfig) -> str:
 
 
 def _fit_baselines(data: Dataset, cfg: Config) -> dict[str, Baseline]:
+    settings = cfg.export
     return fit_baselines(
-        data, list(cfg.export.baselines), cfg.train.class_weight, cfg.export.seed, cfg.export.baseline_max_rows
+        data,
+        list(settings.baselines),
+        cfg.train.class_weight,
+        settings.seed,
+        settings.baseline_max_rows,
+        settings.baseline_grid.model_dump(),
     )
 
 

@@ -19,9 +19,11 @@ held-out test rows (`proba`: the exported model's test probabilities):
   - `calibration_note`, when `train.class_weight: balanced` shifted the
     probabilities.
 - `baselines_block`: `{name: {validation: {...}, test: {...}, fit_rows,
-  train_rows}}`, each with `summary_metrics` (AUROC, AUPRC, Brier with
-  intervals; loss, accuracy), and the training rows the baseline was fitted
-  on out of those there were (`export.baseline_max_rows`).
+  train_rows, chosen, grid}}`, each with `summary_metrics` (AUROC, AUPRC,
+  Brier with intervals; loss, accuracy), the training rows the baseline was
+  fitted on out of those there were (`export.baseline_max_rows`), and the
+  setting chosen on validation out of the grid searched
+  (`export.baseline_grid`).
 With `data.group`, every interval takes patients as its units
 (`data.test_groups`, `data.val_groups`: `trainable.stats.clusters`).
 """
@@ -135,6 +137,8 @@ def evaluate(
             "test": summary_metrics(y, b.test, n_boot=n_boot, seed=seed, groups=data.test_groups),
             "fit_rows": b.fit_rows,
             "train_rows": b.train_rows,
+            "chosen": b.chosen,
+            "grid": b.grid,
         }
         for name, b in baselines.items()
     }

@@ -219,6 +219,8 @@ class CardBaseline(_Block):
     test: dict[str, Any]
     fit_rows: int | None = None
     train_rows: int | None = None
+    chosen: dict[str, int | float] = {}  # the setting tuned on validation, e.g. {"C": 0.1} ({}: an untuned card)
+    grid: dict[str, list[int | float]] = {}  # the values searched, per knob
 
 
 class PickBlock(_Block):

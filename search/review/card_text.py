@@ -9,7 +9,7 @@ objectives. A card without test metrics (another sweep scored its test split
 first) says so instead of them (`search.review.test_scoring_text`).
 `performance_rows(card)`, `per_class_rows(card)`, `validated_on(card)`,
 `split_text(card)` (by row, or by patient with the patients per split),
-`verdict(versus)` and `sampled_note(baselines)` are the text the report
+`verdict(versus)`, `tuned_note(baselines)` and `sampled_note(baselines)` are the text the report
 (`search.review.model_section`) shows too. Imports nothing heavy.
 """
 
@@ -28,6 +28,7 @@ __all__ = [
     "performance_rows",
     "sampled_note",
     "split_text",
+    "tuned_note",
     "validated_on",
     "verdict",
 ]
@@ -255,6 +256,18 @@ def sampled_note(baselines: dict[str, CardBaseline]) -> str | None:
     )
 
 
+def _tuned(name: str, b: CardBaseline) -> str:
+    chosen = ", ".join(f"{knob} = {value:g}" for knob, value in b.chosen.items())
+    grid = "; ".join(f"{knob} " + ", ".join(f"{v:g}" for v in values) for knob, values in b.grid.items())
+    return f"{name.replace('_', ' ')} {chosen} (of {grid})"
+
+
+def tuned_note(baselines: dict[str, CardBaseline]) -> str | None:
+    """The settings the baselines were tuned to, in words; None for a card from before they were tuned."""
+    tuned = "; ".join(_tuned(name, b) for name, b in baselines.items() if b.chosen)
+    return f"Tuned like the network, by the lowest validation loss on the same rows: {tuned}." if tuned else None
+
+
 def _baselines(card: ModelCard) -> list[str]:
     baselines, test, versus = card.baselines, card.test, card.test.vs_baseline
     if not baselines:
@@ -279,8 +292,8 @@ def _baselines(card: ModelCard) -> list[str]:
             f"Test AUROC minus {versus.baseline}'s, paired on the same rows (DeLong): "
             f"{number(versus.delta_auroc)} ({number(versus.delta_auroc_ci95)}). {verdict(versus)}",
         ]
-    note = sampled_note(baselines)
-    return lines + (["", note] if note else []) + [""]
+    said = [words for words in (tuned_note(baselines), sampled_note(baselines)) if words]
+    return lines + [line for words in said for line in ("", words)] + [""]
 
 
 def _decision(card: ModelCard) -> list[str]:

@@ -29,6 +29,7 @@ from search.review.card_text import (
     performance_rows,
     sampled_note,
     split_text,
+    tuned_note,
     validated_on,
     verdict,
 )
@@ -89,8 +90,8 @@ def _baselines(card: ModelCard) -> str:
             f"baseline on validation): {number(versus.delta_auroc)} (95% CI {number(lo)} to {number(hi)}; "
             f"paired on the same test rows, DeLong). <b>{esc(verdict(versus))}</b></p>"
         )
-    note = sampled_note(baselines)
-    return text + (f"<p>{esc(note)}</p>" if note else "")
+    said = [words for words in (tuned_note(baselines), sampled_note(baselines)) if words]
+    return text + "".join(f"<p>{esc(words)}</p>" for words in said)
 
 
 def _decision_curve(card: ModelCard) -> str:

@@ -10,7 +10,8 @@ the sweep ends. `EarlyBaselines(data, cfg, idle_from_start)`:
   it takes one slot and slows no running trial. The driver starts it when no
   trial is pending and a slot is free (`search.sweep.live`'s `on_idle`);
 - `result()` is `{name: Baseline}`: the early fit's, waited for, or, when it
-  never started, fitted now with every thread. An error in the early fit is
+  never started, fitted now with every thread (one on small tables:
+  `trainable.stats.baselines`). An error in the early fit is
   raised here, where the export would have raised it. The result is the same
   either way (`fit_baselines` gives the same bits on any number of threads);
 - `times`: when an early fit was started (a slot found idle; it begins
@@ -48,6 +49,7 @@ class EarlyBaselines:
             self.class_weight,
             self.export.seed,
             self.export.baseline_max_rows,
+            self.export.baseline_grid.model_dump(),
             openmp_threads=threads,
         )
 

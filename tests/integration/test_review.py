@@ -75,9 +75,14 @@ def test_the_card_compares_with_baselines_and_shows_net_benefit_on_the_one_test_
     timings = json.loads((out / "timings.json").read_text())
     assert timings["fit_start"] < timings["baselines_start"] < timings["fit_end"]
     cfg = load_config(out / "config.yaml")
-    again = fit_baselines(data, cfg.export.baselines, cfg.train.class_weight, cfg.export.seed, None)
+    grids = cfg.export.baseline_grid.model_dump()
+    again = fit_baselines(data, cfg.export.baselines, cfg.train.class_weight, cfg.export.seed, None, grids, 1)
     for name, baseline in again.items():
         assert card["baselines"][name]["test"]["auroc"] == roc_auc_score(data.y_test, baseline.test[:, 0])
+        # tuned on the validation rows: the card records the setting of lowest validation loss and the grid
+        assert card["baselines"][name]["chosen"] == baseline.chosen and card["baselines"][name]["grid"] == grids[name]
+        assert card["baselines"][name]["validation"]["loss"] == pytest.approx(min(baseline.losses))
+    assert "Tuned like the network" in (out / "best" / "model_card.md").read_text()
     assert "export.baseline_max_rows" not in (out / "best" / "model_card.md").read_text()
     versus = test["vs_baseline"]
     assert versus["baseline"] in card["baselines"] and versus["delta_auroc_ci95"][0] < versus["delta_auroc_ci95"][1]
@@ -98,7 +103,15 @@ def test_the_card_compares_with_baselines_and_shows_net_benefit_on_the_one_test_
     assert len(curve["model"]) == len(curve["treat_all"]) == 99 and set(curve["treat_none"]) == {0.0}
     assert curve["treat_all"][0] == pytest.approx(data.y_test.mean() - (1 - data.y_test.mean()) * 0.01 / 0.99)
     page = (out / "report.html").read_text()
-    for text in ("Baselines on the same rows", "Decision curve", "operating threshold", "scored once", "(verdict: "):
+    words = (
+        "Baselines on the same rows",
+        "Tuned like the network",
+        "Decision curve",
+        "operating threshold",
+        "scored once",
+        "(verdict: ",
+    )
+    for text in words:
         assert text in page, text
     assert f"<ul class=warn><li>The test split has {len(data.y_test)} rows" in page
     record = json.loads((out / "sweep.json").read_text())

@@ -97,6 +97,9 @@ def test_the_models_carry_no_defaults_of_their_own():
         ({"export.threshold": "target_sensitivity", "export.target_sensitivity": 1.5}, "`export.target_sensitivity`"),
         ({"export.threshold": "f1"}, "`export.threshold`"),
         ({"pick.repeats": 0}, "`pick.repeats`"),
+        ({"export.baseline_grid.logistic_regression.C": [0.0, 1.0]}, "`export.baseline_grid.logistic_regression.C`"),
+        ({"export.baseline_grid.gradient_boosting.learning_rate": []}, "`export.baseline_grid.gradient_boosting"),
+        ({"export.baseline_grid.gradient_boosting.max_leaf_nodes": [1]}, "max_leaf_nodes must be >= 2, got [1]"),
     ],
 )
 def test_export_and_pick_settings_are_validated(overrides, expected):

@@ -13,7 +13,13 @@ from search.sweep.early_baselines import EarlyBaselines
 
 
 def test_baselines_fitted_early_on_one_thread_are_those_fitted_late_bit_for_bit():
-    cfg = load_config(None, {"export.baselines": ["logistic_regression", "gradient_boosting"]})
+    small = {
+        "logistic_regression": {"C": [0.1, 1.0]},
+        "gradient_boosting": {"learning_rate": [0.3], "max_leaf_nodes": [7]},
+    }
+    cfg = load_config(
+        None, {"export.baselines": ["logistic_regression", "gradient_boosting"], "export.baseline_grid": small}
+    )
     data = cfg.load_data()
     early = EarlyBaselines(data, cfg, idle_from_start=False)
     early.start()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from search.export.ledger import Ledger, model_key
-from search.records.model_card import CardTest
+from search.records.model_card import CardTest, dump
 from search.records.sweep_record import SweepRecord, write_record
 from trainable.errors import HpsearchError
 
@@ -173,3 +173,27 @@ def test_the_test_scoring_takes_patients_as_the_units_of_every_interval():
     assert len(pairs) >= 12  # seven test metrics, vs_baseline, two subgroups, the baseline on two splits
     for rows, grouped in pairs:
         assert grouped[1] - grouped[0] > 1.5 * (rows[1] - rows[0]), (rows, grouped)
+
+
+def test_the_one_scoring_records_each_baselines_chosen_setting_and_the_grid_searched():
+    from threadpoolctl import threadpool_limits
+
+    from search.config.load import load_config
+    from search.export.test_scoring import evaluate
+    from trainable.stats.baselines import fit_baselines
+
+    grids = {
+        "logistic_regression": {"C": [0.001, 1.0]},
+        "gradient_boosting": {"learning_rate": [0.1, 0.3], "max_leaf_nodes": [3]},
+    }
+    cfg = load_config(None, {"export.baseline_grid": grids, "export.n_boot": 200})
+    data = cfg.load_data()
+    settings = cfg.export
+    with threadpool_limits(1):
+        fitted = fit_baselines(data, settings.baselines, None, 0, None, settings.baseline_grid.model_dump())
+        _, block = evaluate(data, fitted["logistic_regression"].test, 0.5, settings, fitted, None)
+    for name, baseline in fitted.items():
+        recorded = dump(block[name])
+        assert recorded["chosen"] == baseline.chosen and recorded["grid"] == grids[name]
+        assert recorded["validation"]["loss"] == pytest.approx(min(baseline.losses))  # the chosen one's
+    assert fitted["logistic_regression"].chosen == {"C": 1.0}  # C = 0.001 all but ignores the features

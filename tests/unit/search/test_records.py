@@ -102,6 +102,36 @@ def test_a_model_card_keeps_exactly_its_keys_and_values_through_the_typed_record
     assert read_card(tmp_path) == card
 
 
+def test_a_card_keeps_the_baselines_tuned_settings_and_says_them_in_words(tmp_path):
+    from search.review.card_text import card_markdown
+
+    summary = {"n": 50, "auroc": 0.9, "auroc_ci95": [0.8, 0.95], "brier": 0.1, "brier_ci95": [0.08, 0.12]}
+    tuned = {
+        "logistic_regression": {
+            **{"validation": summary, "test": summary, "fit_rows": 100, "train_rows": 100},
+            **{"chosen": {"C": 0.1}, "grid": {"C": [0.01, 0.1, 1.0]}},
+        },
+        "gradient_boosting": {
+            **{"validation": summary, "test": summary, "fit_rows": 100, "train_rows": 100},
+            **{
+                "chosen": {"learning_rate": 0.3, "max_leaf_nodes": 7},
+                "grid": {"learning_rate": [0.03, 0.3], "max_leaf_nodes": [7, 31]},
+            },
+        },
+    }
+    card = ModelCard.model_validate({**CARD, "baselines": tuned})
+    card.write(tmp_path)
+    assert json.loads((tmp_path / "model_card.json").read_text())["baselines"] == tuned  # ints stay ints
+    text = card_markdown(read_card(tmp_path))
+    assert "logistic regression C = 0.1 (of C 0.01, 0.1, 1)" in text
+    assert (
+        "gradient boosting learning_rate = 0.3, max_leaf_nodes = 7 (of learning_rate 0.03, 0.3; max_leaf_nodes 7, 31)"
+        in text
+    )
+    untuned = {name: {k: v for k, v in b.items() if k not in ("chosen", "grid")} for name, b in tuned.items()}
+    assert "Tuned like the network" not in card_markdown(ModelCard.model_validate({**CARD, "baselines": untuned}))
+
+
 def test_a_broken_model_card_is_refused_in_one_line(tmp_path):
     with pytest.raises(HpsearchError, match="model_card.json: missing"):
         read_card(tmp_path)
