@@ -12,7 +12,8 @@ through `PackSearch` (each configuration its own Optuna trial; the article's
 model and `search.enqueue` first; the study in `study.db`; Optuna gets each
 configuration's final score only), early stopping per configuration by the
 sweep's referee (`search.sweep.early_stopping`, named in the trial settings;
-Tune's own scheduler is FIFO), `search.max_failures` retries, reused trial
+Tune's own scheduler is FIFO), `search.max_failures` retries (a lost node's
+trials are retried without counting: `search.sweep.node_loss`), reused trial
 actors. `restore_tuner(cfg, data,
 experiment, trial)` continues a saved experiment (errored trials retried);
 `check_restorable(out, experiment)` refuses first when Tune never saved one. `grid_tuner(...)` runs a plain grid
@@ -85,8 +86,13 @@ def trial_settings(cfg: Config, rungs: str | None = None) -> TrialSettings:
 
 
 def _trainable(cfg: Config, fn: Callable[..., None], **parameters: Any) -> Any:
-    """`fn` with its parameters (through the object store) and a trial's CPUs (and GPUs)."""
+    """`fn` with its parameters (through the object store) and a trial's CPUs (and GPUs); a lost node
+    costs its trials no retry (`search.sweep.node_loss`)."""
     from ray import tune
+
+    from search.sweep.node_loss import forgive_node_losses
+
+    forgive_node_losses()
 
     resources = {"cpu": cfg.train.cpus_per_trial}
     if cfg.train.gpus_per_trial:

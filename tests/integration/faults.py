@@ -11,8 +11,10 @@ worker process dies), `linger` (no failure, but the attempt's thread lingers
 `LINGER_S` seconds after each report, its last included, as the last steps of
 a big table's epoch do: Tune must wait for it before it reuses the actor) or
 `none` (no failure: lets a retry through). Once every slot is claimed,
-attempts run normally. Nothing of this is in the production packages: this
-module is shipped to Ray's workers by value.
+attempts run normally. `node_killer(ip, epoch, where)` loses a node instead:
+the first trial on the node at `ip` to report `epoch` SIGKILLs that node's
+raylet, then its own process. Nothing of this is in the production packages:
+this module is shipped to Ray's workers by value.
 """
 
 from __future__ import annotations
@@ -65,17 +67,68 @@ class FaultyReport:
         return None
 
 
-def faulty_trial(kinds: list[str], where: Path) -> Callable[[dict[str, Any], Any, Any], None]:
+def _reporting_through(
+    wrap: Callable[[Callable[..., None]], Callable[..., None]],
+) -> Callable[[dict[str, Any], Any, Any], None]:
+    """`train_trial`, with this worker's `ray.tune.report` replaced by `wrap(report)` for its duration."""
+
     def trial(config: dict[str, Any], data: Any, settings: Any) -> None:
         from ray import tune
 
         from trainable.trial.train import train_trial
 
         report = tune.report
-        tune.report = FaultyReport(report, kinds, where)
+        tune.report = wrap(report)
         try:
             train_trial(config, data, settings)
         finally:
             tune.report = report
 
     return trial
+
+
+def faulty_trial(kinds: list[str], where: Path) -> Callable[[dict[str, Any], Any, Any], None]:
+    return _reporting_through(lambda report: FaultyReport(report, kinds, where))
+
+
+def _raylet() -> int:
+    """The raylet this worker process descends from (its parent, or further up through Ray's worker set-up)."""
+    pid = os.getppid()
+    while Path(f"/proc/{pid}/comm").read_text().strip() != "raylet":
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        assert pid > 1, "no raylet above this worker"
+    return pid
+
+
+class NodeKiller:
+    """Wraps `ray.tune.report` in a trial on the node at `ip`: right after that trial's report of epoch
+    `epoch`, the first such attempt (one claim, `where/raylet-killed`) SIGKILLs its node's raylet and then
+    itself, as on a lost machine."""
+
+    def __init__(self, report: Callable[..., None], ip: str, epoch: int, where: Path) -> None:
+        self.report, self.ip, self.epoch, self.where = report, ip, epoch, Path(where)
+
+    def __call__(self, metrics: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        self.report(metrics, *args, **kwargs)
+        if metrics.get("epoch") == self.epoch and self._here() and self._claim():
+            raylet = _raylet()
+            os.kill(raylet, signal.SIGKILL)
+            (self.where / "raylet-killed").write_text(f"{raylet} {os.getpid()} {time.time()}")
+            os.kill(os.getpid(), signal.SIGKILL)  # and this worker with it, as on a lost machine
+
+    def _here(self) -> bool:
+        import ray
+
+        return ray.util.get_node_ip_address() == self.ip
+
+    def _claim(self) -> bool:
+        try:
+            os.close(os.open(self.where / "raylet-killed", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
+
+
+def node_killer(ip: str, epoch: int, where: Path) -> Callable[[dict[str, Any], Any, Any], None]:
+    """A trial that kills its node's raylet after its report of `epoch` on the node at `ip` (once a sweep)."""
+    return _reporting_through(lambda report: NodeKiller(report, ip, epoch, where))

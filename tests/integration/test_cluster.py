@@ -7,6 +7,9 @@ that keep two nodes on one machine apart (`--block`, one CPU each, their own `--
 loopback addresses: 127.0.0.2 (head) and 127.0.0.3 (worker); not 127.0.0.1, which Ray replaces with the
 machine's network address). The token lives in a HOME of the test's own. The cluster is stopped,
 process by process, even when the test fails.
+
+On the same cluster, a sweep loses its worker node mid-sweep (its raylet SIGKILLed) and still completes
+every trial, exactly once, the lost one resumed on the head node from its checkpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import HPSEARCH, ROOT
+
+from search.sweep.node_loss import NOT_COUNTED
 
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"
 
@@ -192,3 +197,71 @@ def test_a_sweep_on_a_two_node_cluster_runs_trials_on_both_nodes(two_node_cluste
     assert not (out / "tune").exists()
     assert all(Path(c).is_relative_to(experiment) for c in board["checkpoint"])
     assert (out / "best" / "model.keras").is_file()
+
+
+LOST_NODE_DRIVER = """
+import sys
+from pathlib import Path
+from faults import node_killer
+from search.config.load import load_config
+from search.sweep.driver import run_sweep
+
+address, storage, results, killed, ip = sys.argv[1:]
+cfg = load_config(None, {
+    "name": "lostnode",
+    "results_dir": results,
+    "search.trials": 8,
+    "search.pack": 2,
+    "search.max_concurrent": 2,
+    "search.cv": {"folds": 0},
+    "search.time_budget_s": 900,  # checkpoints at every improvement
+    "search.max_failures": 0,  # no retry for a trial's own failure: a lost node must cost none
+    "search.early_stopping": {"enabled": False, "grace_period": 1, "reduction_factor": 2},
+    "train.max_epochs": 4,
+    "export.n_boot": 100,
+    "export.baselines": [],
+})
+run_sweep(cfg, address=address, storage=storage, trial=node_killer(ip, 2, Path(killed)))
+"""
+
+
+@pytest.mark.slow
+def test_a_trial_whose_node_is_lost_is_retried_on_a_live_node_from_its_checkpoint(two_node_cluster, tmp_path):
+    # 8 configurations in 4 packs (Tune trials), 2 at once: one per node. The first trial on the worker node
+    # SIGKILLs the worker's raylet (and then itself) right after its epoch-2 report and checkpoint: the node is
+    # lost mid-sweep. With no retry for a trial's own failure (max_failures 0: before, the lost trial ended as
+    # an error, 7/8), every configuration still completes, exactly once, and the lost trial continues on the
+    # head node from its checkpoint, not from epoch 0.
+    address, env, _ = two_node_cluster
+    results, shared, killed = tmp_path / "results", tmp_path / "shared", tmp_path / "killed"
+    killed.mkdir()
+    env = {**env, "PYTHONPATH": str(ROOT / "tests" / "integration")}
+    args = [address, str(shared), str(results), str(killed), WORKER_IP]
+    done = subprocess.run(
+        [sys.executable, "-c", LOST_NODE_DRIVER, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    assert (killed / "raylet-killed").is_file()  # the worker node was lost mid-sweep
+    out = results / "lostnode"
+    board = pd.read_csv(out / "leaderboard.csv", dtype={"trial_id": str, "pack": str, "node": str})
+    assert len(board) == 8 and board["trial_id"].is_unique and set(board["status"]) == {"completed"}
+    experiment = Path(json.loads((out / "sweep.json").read_text())["experiment"])
+    moved = {
+        pack: reports
+        for pack, reports in _reports(experiment, board["pack"].unique()).items()
+        if len({r["node_ip"] for r in reports}) > 1
+    }
+    assert len(moved) == 1, moved  # the one trial of the lost node...
+    [(pack, reports)] = moved.items()
+    on_worker = [r["epoch"] for r in reports if r["node_ip"] == WORKER_IP]
+    on_head = [r["epoch"] for r in reports if r["node_ip"] == HEAD_IP]
+    assert on_worker == [1, 2] and len(on_worker) + len(on_head) == len(reports)  # ...went on on the head...
+    assert on_head[0] >= 2 and on_head == list(range(on_head[0], 5))  # ...from a checkpoint, not from epoch 0...
+    assert NOT_COUNTED in (experiment / f"trial_{pack}" / "error.txt").read_text()  # ...with no retry used
+
+
+def _reports(experiment: Path, packs) -> dict[str, list[dict]]:
+    """Each Tune trial's reports (its result.json), by trial id."""
+    return {
+        pack: [json.loads(line) for line in (experiment / f"trial_{pack}" / "result.json").open()] for pack in packs
+    }
