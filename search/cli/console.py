@@ -145,7 +145,7 @@ def _test_lines(console: Console, card: ModelCard) -> None:
     and how to score it."""
     from rich.markup import escape
 
-    from search.review.card_text import verdict
+    from search.review.baseline_text import verdict
     from search.review.test_scoring_text import not_scored, reused, score_anyway
 
     test = card.test

@@ -22,8 +22,8 @@ split and when (`scored_by`) and how to score it anyway (`score_with`), and
 `out_dir/model.keras` (takes raw features), `serving/` (the same model as a
 SavedModel that loads without hpsearch: `trainable.trial.serving`), with
 `export.onnx` `model.onnx` (`serving/` as ONNX, kept only if onnxruntime
-reproduces the model's validation probabilities: `check_onnx(cfg)` refuses the
-setting up front without the `onnx` extra), `model_card.json`
+reproduces the model's validation probabilities: `search.export.onnx_file`),
+`model_card.json`
 (`search.records.model_card`), `model_card.md` (`search.review.card_text`)
 and `predictions.npz` (the validation and test probabilities the card was
 computed from, for the report). `row` is the trial's leaderboard row (its
@@ -53,13 +53,13 @@ from search.config.schema import Config, ExportConfig
 from search.config.space import describe
 from search.export.card_warnings import scoring_warnings
 from search.export.ledger import Ledger, model_key, weights_fingerprint
+from search.export.onnx_file import check_onnx, write_checked_onnx
 from search.export.test_scoring import evaluate
 from search.records.model_card import CardBaseline, CardTest, CardThreshold, ModelCard, ScoredBy
 from search.records.paths import (
     CARD_FILE,
     CARD_MD_FILE,
     MODEL_FILE,
-    ONNX_FILE,
     PREDICTIONS_FILE,
     SERVING_DIR,
     replace_folder,
@@ -76,10 +76,8 @@ from trainable.stats.baselines import Baseline, fit_baselines
 from trainable.stats.metrics import choose_threshold, clinical_metrics
 from trainable.trial.serving import OUTPUT, SIGNATURE, write_serving
 
-__all__ = ["Scoring", "check_onnx", "export_model", "export_trial"]
+__all__ = ["Scoring", "export_model", "export_trial"]
 
-ONNX_INSTALL = "uv sync --extra onnx"
-ONNX_TOLERANCE = 1e-5  # float32 noise across runtimes on these models is ~1e-7, up to ~3e-6 far outside the data
 _VAL_CLINICAL = ("auroc_ci95", "sensitivity", "specificity", "ppv", "npv")
 _PACKAGES = ("hpsearch", "tensorflow", "keras", "ray", "optuna", "numpy", "pandas", "scikit-learn")
 
@@ -313,7 +311,7 @@ def export_model(
         model.save(folder / MODEL_FILE)
         write_serving(model, data.schema, data.n_classes, folder / SERVING_DIR)
         if settings.onnx:
-            card = card.model_copy(update={"inputs": {**card.inputs, "onnx": _write_onnx(folder, model, data)}})
+            card = card.model_copy(update={"inputs": {**card.inputs, "onnx": write_checked_onnx(folder, model, data)}})
         card.write(folder)
         (folder / CARD_MD_FILE).write_text(card_markdown(card))
         if proba is None:  # unscored: no test probabilities
@@ -323,38 +321,6 @@ def export_model(
 
     replace_folder(Path(out_dir), fill)
     return card
-
-
-def check_onnx(cfg: Config) -> None:
-    """With `export.onnx`, refuse in one line, before anything runs, when the ONNX packages are missing."""
-    import importlib.util
-
-    if cfg.export.onnx and not all(importlib.util.find_spec(m) for m in ("tf2onnx", "onnxruntime")):
-        raise HpsearchError(
-            f"export.onnx: true needs tf2onnx and onnxruntime; install them with `{ONNX_INSTALL}` and run again"
-        )
-
-
-def _write_onnx(folder: Path, model: Any, data: Dataset) -> dict[str, Any]:
-    """`folder/model.onnx` from `folder/serving`, kept only if onnxruntime gives the model's own probabilities
-    on the validation rows to `ONNX_TOLERANCE`; the card's `inputs.onnx` says which, and by how much."""
-    from trainable.stats.intervals import as_class_proba
-    from trainable.trial.model import predict_proba
-    from trainable.trial.onnx_export import onnx_proba, serving_columns, write_onnx
-
-    path = folder / ONNX_FILE
-    try:
-        write_onnx(folder / SERVING_DIR, path)
-        converted = onnx_proba(path, serving_columns(data.X_val, data.schema))
-    except Exception as exc:  # an operation tf2onnx or onnxruntime cannot take: the export goes on without ONNX
-        path.unlink(missing_ok=True)
-        reason = (str(exc).strip().splitlines() or [""])[0][:200]
-        return {"file": None, "skipped": f"conversion failed ({type(exc).__name__}: {reason})"}
-    diff = float(np.abs(converted - as_class_proba(predict_proba(model, data.X_val))).max())
-    if not diff <= ONNX_TOLERANCE:
-        path.unlink()
-        return {"file": None, "skipped": f"max |onnx - model| = {diff:.3g} on the validation rows > {ONNX_TOLERANCE}"}
-    return {"file": ONNX_FILE, "checked_rows": int(len(data.y_val)), "max_abs_diff": diff}
 
 
 def _check_out(out: Path, sweep: Path) -> None:

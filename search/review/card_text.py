@@ -3,21 +3,21 @@
 Contract: `card_markdown(card)` renders a `ModelCard` for people (the JSON is
 for programs): intended use, the card's warnings, model, data, operating
 threshold, performance with intervals, confusion counts, baselines with the
-paired difference and the verdict in words (`verdict`: the one source of its
-words), the decision curve's net benefit, subgroups, the robust pick and the
+paired difference and the verdict in words (`search.review.baseline_text`),
+the decision curve's net benefit, subgroups, the robust pick and the
 objectives. A card without test metrics (another sweep scored its test split
 first) says so instead of them (`search.review.test_scoring_text`).
 `performance_rows(card)`, `per_class_rows(card)`, `validated_on(card)`,
-`split_text(card)` (by row, or by patient with the patients per split),
-`verdict(versus)`, `tuned_note(baselines)` and `sampled_note(baselines)` are the text the report
-(`search.review.model_section`) shows too. Imports nothing heavy.
+and `split_text(card)` (by row, or by patient with the patients per split)
+are the text the report (`search.review.model_section`) shows too. Imports nothing heavy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from search.records.model_card import CardBaseline, ModelCard, PerClass, Verdict, VsBaseline
+from search.records.model_card import ModelCard, PerClass
+from search.review.baseline_text import sampled_note, tuned_note, verdict
 from search.review.numbers import number, with_interval
 from search.review.test_scoring_text import scored_sentence
 
@@ -26,11 +26,8 @@ __all__ = [
     "card_markdown",
     "per_class_rows",
     "performance_rows",
-    "sampled_note",
     "split_text",
-    "tuned_note",
     "validated_on",
-    "verdict",
 ]
 
 
@@ -225,47 +222,6 @@ def _performance(card: ModelCard) -> list[str]:
         ]
     note = card.test.calibration_note
     return lines + ([f"Calibration: {note}.", ""] if note else [])
-
-
-_DIFFERENCE = "the interval of the difference"
-_VERDICTS: dict[Verdict, str] = {
-    "better": f"The network is better than the baseline on this test split: {_DIFFERENCE} lies above 0.",
-    "not_shown_better": f"The network is not shown to be better than the baseline: {_DIFFERENCE} contains 0.",
-    "worse": f"The network is worse than the baseline on this test split: {_DIFFERENCE} lies below 0.",
-}
-
-
-def verdict(versus: VsBaseline) -> str:
-    """The card's `vs_baseline.verdict` in words (`better`, `not_shown_better`, `worse`), with its key."""
-    return f"{_VERDICTS[versus.outcome]} (verdict: {versus.outcome})"
-
-
-def sampled_note(baselines: dict[str, CardBaseline]) -> str | None:
-    """What the baselines were fitted on, in words, when it was a sample of the training rows; else None."""
-    sampled = {
-        (b.fit_rows, b.train_rows)
-        for b in baselines.values()
-        if b.fit_rows is not None and b.train_rows is not None and b.fit_rows < b.train_rows
-    }
-    if not sampled:
-        return None
-    fit, there = max(sampled)
-    return (
-        f"The baselines were fitted on a random {fit:,} of the {there:,} training rows "
-        f"(export.baseline_max_rows); the network on all of them."
-    )
-
-
-def _tuned(name: str, b: CardBaseline) -> str:
-    chosen = ", ".join(f"{knob} = {value:g}" for knob, value in b.chosen.items())
-    grid = "; ".join(f"{knob} " + ", ".join(f"{v:g}" for v in values) for knob, values in b.grid.items())
-    return f"{name.replace('_', ' ')} {chosen} (of {grid})"
-
-
-def tuned_note(baselines: dict[str, CardBaseline]) -> str | None:
-    """The settings the baselines were tuned to, in words; None for a card from before they were tuned."""
-    tuned = "; ".join(_tuned(name, b) for name, b in baselines.items() if b.chosen)
-    return f"Tuned like the network, by the lowest validation loss on the same rows: {tuned}." if tuned else None
 
 
 def _baselines(card: ModelCard) -> list[str]:

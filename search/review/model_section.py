@@ -23,16 +23,8 @@ import numpy as np
 from search.records.model_card import ModelCard, read_card
 from search.records.paths import BEST_DIR, CARD_FILE, PREDICTIONS_FILE
 from search.records.test_ledger import distinct_models, sweep_scorings
-from search.review.card_text import (
-    PER_CLASS_HEADER,
-    per_class_rows,
-    performance_rows,
-    sampled_note,
-    split_text,
-    tuned_note,
-    validated_on,
-    verdict,
-)
+from search.review.baseline_text import sampled_note, tuned_note, verdict
+from search.review.card_text import PER_CLASS_HEADER, per_class_rows, performance_rows, split_text, validated_on
 from search.review.html import esc, figure, note, num, table
 from search.review.numbers import number
 from search.review.sweep_results import SweepResults

@@ -125,7 +125,7 @@ def run_sweep(
     location = experiment_location(cfg, out, storage)
     check_address(address)
     tracked = _tracking_check(cfg)  # refused before anything is written when MLflow is missing
-    from search.export.export import check_onnx
+    from search.export.onnx_file import check_onnx
 
     check_onnx(cfg)  # likewise the ONNX packages, with export.onnx
     stale = check_free(out)  # a live sweep there is refused before anything is moved or deleted

@@ -8,7 +8,7 @@ import pytest
 
 from search.config.load import load_config
 from search.records.model_card import CardBaseline
-from search.review.card_text import sampled_note
+from search.review.baseline_text import sampled_note
 from search.sweep.early_baselines import EarlyBaselines
 
 

@@ -97,7 +97,7 @@ def test_a_subgroup_too_small_or_of_one_class_gets_null_metrics():
 )
 def test_the_verdict_against_the_baseline_comes_from_the_paired_interval(interval, expected):
     from search.records.model_card import VsBaseline, verdict_of
-    from search.review.card_text import verdict
+    from search.review.baseline_text import verdict
 
     assert verdict_of(interval) == expected
     versus = VsBaseline(baseline="logistic_regression", delta_auroc=sum(interval) / 2, delta_auroc_ci95=interval)
