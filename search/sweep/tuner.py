@@ -119,9 +119,11 @@ def _name(trial: Any) -> str:
 def _study_storage(out: Path) -> Any:
     """Optuna's storage for the sweep's study.db: SQLite in WAL mode, committing without waiting for the
     disk (safe against a crashed process, not a lost machine): each sampled value is a commit, and the
-    driver shares the CPUs with the trials."""
+    driver shares the CPUs with the trials. Read through `DriverStudyStorage` (only the driver writes it)."""
     import optuna
     from sqlalchemy import event
+
+    from search.sweep.study_storage import DriverStudyStorage
 
     storage = optuna.storages.RDBStorage(study_url(out))
 
@@ -134,7 +136,7 @@ def _study_storage(out: Path) -> Any:
 
     storage.engine.dispose()  # reconnect with the pragmas
     _STORAGES[str(out)] = storage
-    return storage
+    return DriverStudyStorage(storage)
 
 
 _STORAGES: dict[str, Any] = {}  # the study storages this driver opened, by sweep folder: closed by `seal_study`
@@ -168,14 +170,24 @@ def _targets(cfg: Config) -> tuple[list[str], list[str]]:
     return [reported(m) for m, _ in pairs], [mode for _, mode in pairs]
 
 
+# TPE models the TPE_BEST best finished trials and the TPE_WINDOW most recent others: its cost per ask stops
+# growing with the sweep (`search.sweep.window_tpe`; quality and cost: docs/performance.md).
+TPE_WINDOW, TPE_BEST = 200, 25
+
+
 def _sampler(cfg: Config) -> Any:
-    """Seeded TPE (multi-objective when there are several objectives) or NSGA-II; both read each trial's
-    constraint, set as it is told (`search.sweep.optuna_searcher`)."""
+    """Seeded TPE (multi-objective when there are several objectives; past TPE_WINDOW + TPE_BEST finished
+    trials, single-objective TPE models a window of them) or NSGA-II; both read each trial's constraint, set
+    as it is told (`search.sweep.optuna_searcher`)."""
     import optuna
 
     if cfg.search.objectives and cfg.search.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=cfg.search.seed)
-    return optuna.samplers.TPESampler(seed=cfg.search.seed, n_startup_trials=min(10, cfg.search.trials))
+    from search.sweep.window_tpe import WindowTPESampler
+
+    return WindowTPESampler(
+        window=TPE_WINDOW, best=TPE_BEST, seed=cfg.search.seed, n_startup_trials=min(10, cfg.search.trials)
+    )
 
 
 def _searcher(cfg: Config, out: Path, sizes: list[int]) -> Any:
@@ -200,14 +212,17 @@ def _searcher(cfg: Config, out: Path, sizes: list[int]) -> Any:
     )
 
 
-def _run_config(cfg: Config, location: tuple[str, str], callbacks: list[Any]) -> Any:
+def _run_config(cfg: Config, location: tuple[str, str], callbacks: list[Any], keep: int = 1) -> Any:
+    """`keep`: checkpoints kept per trial. Tune snapshots the whole experiment (O(trials)) whenever a trial
+    has checkpointed `keep` times since the last snapshot (so a snapshot never names a deleted checkpoint):
+    with 1, at every checkpoint of every trial; a sweep keeps 2 (a snapshot every ~10 s or so otherwise)."""
     from ray import tune
 
     return tune.RunConfig(
         name=location[1],
         storage_path=location[0],
         failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=keep),
         callbacks=callbacks,
         verbose=0,
     )
@@ -236,7 +251,7 @@ def make_tuner(
             trial_name_creator=_name,
             trial_dirname_creator=_name,
         ),
-        run_config=_run_config(cfg, location, [*callbacks, *records, JsonLoggerCallback()]),
+        run_config=_run_config(cfg, location, [*callbacks, *records, JsonLoggerCallback()], keep=2),
     )
 
 
