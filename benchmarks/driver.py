@@ -26,8 +26,10 @@ Prints and (`--json`) writes:
 - `driver_cpu_s_per_trial`: the driver process's CPU seconds (user + system,
   every thread; `getrusage(RUSAGE_SELF)`) from the `Tuner`'s creation to the
   final leaderboard, per configuration;
-- `ask_ms`, `tell_ms`: the median milliseconds of Optuna's `Study.ask` and
-  `Study.tell` over the 50 calls up to the 100th, 1,000th and 2,000th (those
+- `ask_ms`, `tell_ms`: the median milliseconds per configuration of the
+  searcher's ask (`PackSearch.suggest` of a new pack: Optuna's `Study.ask`
+  and the space's suggestions) and tell (`PackSearch.on_trial_complete`),
+  over the 50 configurations up to the 100th, 1,000th and 2,000th (those
   reached), keyed by that count;
 - `driver_peak_rss_mb`: the driver's peak resident memory (`ru_maxrss`, KiB
   on Linux);
@@ -60,34 +62,50 @@ COUNTS = (100, 1000, 2000)  # trials so far at which ask and tell are reported
 WINDOW = 50  # calls whose median is reported at each count
 
 
-class CallTimes:
-    """Milliseconds of each call of `owner.name`, in call order, while installed."""
+class SearcherTimes:
+    """Milliseconds per configuration of `PackSearch`'s asks (`suggest` of a new pack: Optuna's `Study.ask`
+    and the space's suggestions, for each member) and tells (`on_trial_complete`), in order, while
+    installed; a pack's time is shared equally among its members."""
 
-    def __init__(self, owner: Any, name: str) -> None:
-        self.owner, self.name, self.ms = owner, name, []
-        self.original = getattr(owner, name)
+    def __init__(self) -> None:
+        from search.sweep.optuna_searcher import PackSearch
+
+        self.cls = PackSearch
+        self.ask: list[float] = []
+        self.tell: list[float] = []
+        self.originals = {name: getattr(PackSearch, name) for name in ("suggest", "on_trial_complete")}
 
     def install(self) -> None:
-        original, ms = self.original, self.ms
+        suggest, complete, ask, tell = *self.originals.values(), self.ask, self.tell
 
-        @functools.wraps(original)
-        def timed(*args: Any, **kwargs: Any) -> Any:
+        @functools.wraps(suggest)
+        def timed_suggest(searcher: Any, trial_id: str) -> Any:
+            new, t0 = trial_id not in searcher._packs, time.perf_counter()
+            config = suggest(searcher, trial_id)
+            _share(ask, time.perf_counter() - t0, len(searcher._packs.get(trial_id, ())) if new else 0)
+            return config
+
+        @functools.wraps(complete)
+        def timed_complete(searcher: Any, trial_id: str, *args: Any, **kwargs: Any) -> None:
+            size = 0 if trial_id in searcher._completed_trials else len(searcher._packs.get(trial_id, ()))
             t0 = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                ms.append(1000 * (time.perf_counter() - t0))
+            complete(searcher, trial_id, *args, **kwargs)
+            _share(tell, time.perf_counter() - t0, size)
 
-        setattr(self.owner, self.name, timed)
+        self.cls.suggest, self.cls.on_trial_complete = timed_suggest, timed_complete
 
     def remove(self) -> None:
-        setattr(self.owner, self.name, self.original)
+        for name, original in self.originals.items():
+            setattr(self.cls, name, original)
 
-    def medians(self) -> dict[str, float]:
-        """{count: median ms of the `WINDOW` calls up to the count-th}, for the counts reached."""
-        return {
-            str(n): round(statistics.median(self.ms[max(0, n - WINDOW) : n]), 2) for n in COUNTS if len(self.ms) >= n
-        }
+
+def _share(times: list[float], seconds: float, members: int) -> None:
+    times.extend([1000 * seconds / members] * members if members else [])
+
+
+def medians(ms: list[float]) -> dict[str, float]:
+    """{count: median ms of the `WINDOW` configurations up to the count-th}, for the counts reached."""
+    return {str(n): round(statistics.median(ms[max(0, n - WINDOW) : n]), 2) for n in COUNTS if len(ms) >= n}
 
 
 def config(args: argparse.Namespace, results: Path) -> Any:
@@ -170,7 +188,6 @@ def _cpu_seconds() -> float:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    import optuna
     from standin import standin_trial
 
     from search.sweep.cluster import init_ray, release_ray
@@ -178,14 +195,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hpsearch-driver-bench-") as folder:
         cfg = config(args, Path(folder))
         started = init_ray(None, cfg, num_cpus=args.slots)
-        asks, tells = CallTimes(optuna.Study, "ask"), CallTimes(optuna.Study, "tell")
-        asks.install()
-        tells.install()
+        times = SearcherTimes()
+        times.install()
         try:
             (results, board), cpu = drive(cfg, standin_trial(args.trial_seconds), args.profile)
         finally:
-            asks.remove()
-            tells.remove()
+            times.remove()
             stopping = release_ray(started)
         per_s, busy = sustained(results, args.slots)
         if stopping is not None:
@@ -194,10 +209,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "trials_per_s": round(per_s, 2),
         "busy_share": round(busy, 3),
         "driver_cpu_s_per_trial": round(cpu / max(1, len(board)), 4),
-        "ask_ms": asks.medians(),
-        "tell_ms": tells.medians(),
+        "ask_ms": medians(times.ask),
+        "tell_ms": medians(times.tell),
         "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "trials": len(asks.ms),
+        "trials": len(times.ask),
         "unique_trials": int(board["trial_id"].nunique()),
         "leaderboard_rows": len(board),
         "statuses": {str(k): int(v) for k, v in board["status"].value_counts().items()},
