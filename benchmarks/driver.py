@@ -36,6 +36,8 @@ Prints and (`--json`) writes:
 - `trials` (configurations asked), `unique_trials` (distinct trial ids in the
   final leaderboard: every configuration exactly once when both equal the
   leaderboard's rows).
+Also printed: the leaderboard's rows and statuses, the most trials running at
+once and the worker processes that ran them (Ray must start one per slot).
 `--profile FILE` saves a cProfile of the driver's main thread during `fit`
 (Tune's control loop, the searcher and the callbacks run there).
 """
@@ -150,6 +152,17 @@ def sustained(results: Any, slots: int) -> tuple[float, float]:
     return done / (hi - lo), busy / (slots * (hi - lo))
 
 
+def concurrency_seen(results: Any) -> tuple[int, int]:
+    """(the most trials inside their trial function at once, the distinct worker processes that ran them)."""
+    spans = [(m["entered_at"], m["reported_at"], m.get("pid")) for m in (r.metrics or {} for r in results) if m]
+    events = sorted([(start, 1) for start, _, _ in spans] + [(end, -1) for _, end, _ in spans])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak, len({pid for _, _, pid in spans})
+
+
 def drive(cfg: Any, trial: Callable[..., None], profile: Path | None) -> tuple[Any, float]:
     """`fit` the sweep's Tuner as `run_sweep` does, then write the final leaderboard; (the leaderboard,
     the driver's CPU seconds from the Tuner's creation on)."""
@@ -203,6 +216,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             times.remove()
             stopping = release_ray(started)
         per_s, busy = sustained(results, args.slots)
+        running, actors = concurrency_seen(results)
         if stopping is not None:
             stopping.join()
     return {
@@ -215,6 +229,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "trials": len(times.ask),
         "unique_trials": int(board["trial_id"].nunique()),
         "leaderboard_rows": len(board),
+        "peak_running": running,
+        "trial_processes": actors,
         "statuses": {str(k): int(v) for k, v in board["status"].value_counts().items()},
     }
 
@@ -233,7 +249,7 @@ def main() -> None:
     args = parser.parse_args()
     numbers = measure(args)
     keys = ("trials_per_s", "busy_share", "driver_cpu_s_per_trial", "ask_ms", "tell_ms", "driver_peak_rss_mb")
-    for key in (*keys, "trials", "unique_trials", "leaderboard_rows", "statuses"):
+    for key in (*keys, "trials", "unique_trials", "leaderboard_rows", "peak_running", "trial_processes", "statuses"):
         print(f"{key:24s} {numbers[key]}")
     if args.json is not None:
         wanted = (*keys, "trials", "unique_trials")

@@ -8,12 +8,14 @@ the sampled hyperparameters. A trial runs `TrialFn` (by default
 stand-in). A Tune trial trains a pack of configurations
 (`sweep_pack_sizes`: `search.sweep.packing`). `make_tuner(cfg, data, out,
 callbacks, location, trial)` builds the sweep's `Tuner`: Optuna's seeded TPE
+(past 225 finished trials, on the best and the most recent: `search.sweep.window_tpe`)
 through `PackSearch` (each configuration its own Optuna trial; the article's
-model and `search.enqueue` first; the study in `study.db`; Optuna gets each
+model and `search.enqueue` first; the study in `study.db`, read back through
+`search.sweep.study_storage`; Optuna gets each
 configuration's final score only), early stopping per configuration by the
 sweep's referee (`search.sweep.early_stopping`, named in the trial settings;
 Tune's own scheduler is FIFO), `search.max_failures` retries, reused trial
-actors. `restore_tuner(cfg, data,
+actors, 2 checkpoints kept per trial (see `_run_config`). `restore_tuner(cfg, data,
 experiment, trial)` continues a saved experiment (errored trials retried);
 `check_restorable(out, experiment)` refuses first when Tune never saved one. `grid_tuner(...)` runs a plain grid
 (`hpsearch pick`) with the same resources, retries and checkpoints.
