@@ -13,7 +13,9 @@ this process wrote to since the last read (their state, values, params or
 attributes) and those newer than any it has read: the study it returns is
 the same, and `study.db` holds every write as before (tested side by side
 with `_CachedStorage`: the same seeded TPE samples the same configurations).
-It is wrong for a study that another process writes to while it is open. Relies on Optuna's private
+It is wrong for a study that another process writes to while it is open;
+unpickled (Tune restores a resumed sweep's searcher from its last snapshot),
+it reads back once every trial that was unfinished when it was pickled. Relies on Optuna's private
 `_CachedStorage` and `RDBStorage._get_trials` (Optuna 5.0). Imports Optuna:
 load it lazily (driver only).
 """
@@ -38,6 +40,13 @@ class DriverStudyStorage(_CachedStorage):
         super().__init__(backend)
         self._changed: set[int] = set()  # trials whose state this process set since they were last read
         self._newest: dict[int, int] = {}  # per study, the highest trial id read so far
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        """Unpickled (a resumed sweep's searcher, from Tune's last snapshot): the trials unfinished then may
+        have changed since, so each is read back once."""
+        super().__setstate__(state)
+        for study in self._studies.values():
+            self._changed |= study.unfinished_trial_ids
 
     def _changed_here(self, trial_id: int) -> None:
         with self._lock:

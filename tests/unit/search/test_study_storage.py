@@ -89,3 +89,20 @@ def test_a_request_for_running_trials_reads_them_back(tmp_path):
 
     assert [t.number for t in running] == [1] and "x" in running[0].params
     assert [(t.number, t.value) for t in complete] == [(0, 1.0)]
+
+
+def test_unpickled_it_reads_back_the_trials_unfinished_when_it_was_pickled(tmp_path):
+    # Tune restores a resumed sweep's searcher from its last snapshot: trials told after it are in study.db.
+    import pickle
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=DriverStudyStorage(RDBStorage(url)), study_name="s")
+    asked = study.ask()
+    asked.suggest_float("x", 0, 1)
+    study.get_trials(deepcopy=False)  # cached while RUNNING
+    snapshot = pickle.dumps(study._storage)
+    optuna.load_study(study_name="s", storage=url).tell(asked.number, 0.5)  # the old driver, after the snapshot
+
+    restored = optuna.load_study(study_name="s", storage=pickle.loads(snapshot))
+
+    assert [(t.number, t.value) for t in restored.get_trials(states=(optuna.trial.TrialState.COMPLETE,))] == [(0, 0.5)]
