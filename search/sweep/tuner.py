@@ -15,7 +15,7 @@ model and `search.enqueue` first; the study in `study.db`, read back through
 configuration's final score only), early stopping per configuration by the
 sweep's referee (`search.sweep.early_stopping`, named in the trial settings;
 Tune's own scheduler is FIFO), `search.max_failures` retries, reused trial
-actors, 2 checkpoints kept per trial (see `_run_config`). `restore_tuner(cfg, data,
+actors, 1 checkpoint kept per trial (see `_run_config`). `restore_tuner(cfg, data,
 experiment, trial)` continues a saved experiment (errored trials retried);
 `check_restorable(out, experiment)` refuses first when Tune never saved one. `grid_tuner(...)` runs a plain grid
 (`hpsearch pick`) with the same resources, retries and checkpoints.
@@ -214,17 +214,18 @@ def _searcher(cfg: Config, out: Path, sizes: list[int]) -> Any:
     )
 
 
-def _run_config(cfg: Config, location: tuple[str, str], callbacks: list[Any], keep: int = 1) -> Any:
-    """`keep`: checkpoints kept per trial. Tune snapshots the whole experiment (O(trials)) whenever a trial
-    has checkpointed `keep` times since the last snapshot (so a snapshot never names a deleted checkpoint):
-    with 1, at every checkpoint of every trial; a sweep keeps 2 (a snapshot every ~10 s or so otherwise)."""
+def _run_config(cfg: Config, location: tuple[str, str], callbacks: list[Any]) -> Any:
+    """One checkpoint kept per trial. Tune then snapshots the whole experiment (O(trials)) at every
+    checkpoint of every trial (so a snapshot never names a deleted checkpoint): the driver's largest cost
+    per trial in a long sweep (docs/performance.md), but a killed driver's last snapshot then names each
+    trial's latest checkpoint, and a resume reruns no finished trial (keeping 2 broke that)."""
     from ray import tune
 
     return tune.RunConfig(
         name=location[1],
         storage_path=location[0],
         failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=keep),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         callbacks=callbacks,
         verbose=0,
     )
@@ -253,7 +254,7 @@ def make_tuner(
             trial_name_creator=_name,
             trial_dirname_creator=_name,
         ),
-        run_config=_run_config(cfg, location, [*callbacks, *records, JsonLoggerCallback()], keep=2),
+        run_config=_run_config(cfg, location, [*callbacks, *records, JsonLoggerCallback()]),
     )
 
 
