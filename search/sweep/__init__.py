@@ -2,7 +2,8 @@
 
 Owns: `driver` (run and resume, one path to `best/`), `cluster` (joining or starting
 Ray), `tuner` (trial settings, the Optuna searcher, the Tuner), `optuna_searcher` (packs
-of Optuna trials), `packing` (`search.pack`: how many configurations a trial trains),
+of Optuna trials), `study_storage` (study.db as the driver reads it), `window_tpe` (TPE
+with a bounded cost), `packing` (`search.pack`: how many configurations a trial trains),
 `early_stopping` (ASHA per configuration, one referee actor), `mlflow_runs` (a child run
 per configuration),
 `live` (the running fit: progress, live leaderboard, Ctrl-C), `tune_rows` (Tune's trials

@@ -79,9 +79,10 @@ def experiment_location(cfg: Config, out: Path, storage: str | None) -> tuple[st
     return base, f"{cfg.name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def init_ray(address: str | None, cfg: Config, num_gpus: int | None = None) -> bool:
-    """Start (or join) Ray for a sweep; False when Ray was already running in this process. `num_gpus`: the
-    GPUs a new local instance declares (default: Ray's own count of this machine's)."""
+def init_ray(address: str | None, cfg: Config, num_gpus: int | None = None, num_cpus: int | None = None) -> bool:
+    """Start (or join) Ray for a sweep; False when Ray was already running in this process. `num_gpus`,
+    `num_cpus`: the GPUs and CPUs a new local instance declares (default: this machine's; tests and
+    `benchmarks/driver.py` declare more, logical ones)."""
     # Tune's own console output is off (hpsearch shows its progress), and of its
     # per-trial loggers only the JSON one runs (result.json feeds the report and
     # the benchmarks; `search.sweep.tuner` adds it): no CSV or TensorBoard files.
@@ -102,13 +103,14 @@ def init_ray(address: str | None, cfg: Config, num_gpus: int | None = None) -> b
         return False
     prefetch = prefetch_imports(_PREFETCH)  # after `import ray` and the variables above
     try:
-        _start_ray(ray, address, env, num_gpus)
+        _start_ray(ray, address, env, (num_cpus, num_gpus))
     finally:
         prefetch.join()
     return True
 
 
-def _start_ray(ray: Any, address: str | None, env: dict[str, str], num_gpus: int | None) -> None:
+def _start_ray(ray: Any, address: str | None, env: dict[str, str], devices: tuple[int | None, int | None]) -> None:
+    """`devices`: (CPUs, GPUs) a new local instance declares (None: this machine's)."""
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     if address:
         import trainable
@@ -131,8 +133,8 @@ def _start_ray(ray: Any, address: str | None, env: dict[str, str], num_gpus: int
     try:
         ray.init(
             address="local",
-            num_cpus=os.cpu_count() or 1,
-            num_gpus=num_gpus,
+            num_cpus=devices[0] or os.cpu_count() or 1,
+            num_gpus=devices[1],
             _system_config=_compat.LOCAL_SYSTEM_CONFIG,
             **kwargs,
         )

@@ -8,13 +8,15 @@ the sampled hyperparameters. A trial runs `TrialFn` (by default
 stand-in). A Tune trial trains a pack of configurations
 (`sweep_pack_sizes`: `search.sweep.packing`). `make_tuner(cfg, data, out,
 callbacks, location, trial)` builds the sweep's `Tuner`: Optuna's seeded TPE
+(past 225 finished trials, on the best and the most recent: `search.sweep.window_tpe`)
 through `PackSearch` (each configuration its own Optuna trial; the article's
-model and `search.enqueue` first; the study in `study.db`; Optuna gets each
+model and `search.enqueue` first; the study in `study.db`, read back through
+`search.sweep.study_storage`; Optuna gets each
 configuration's final score only), early stopping per configuration by the
 sweep's referee (`search.sweep.early_stopping`, named in the trial settings;
 Tune's own scheduler is FIFO), `search.max_failures` retries (a lost node's
 trials are retried without counting: `search.sweep.node_loss`), reused trial
-actors. `restore_tuner(cfg, data,
+actors, 1 checkpoint kept per trial (see `_run_config`). `restore_tuner(cfg, data,
 experiment, trial)` continues a saved experiment (errored trials retried);
 `check_restorable(out, experiment)` refuses first when Tune never saved one. `grid_tuner(...)` runs a plain grid
 (`hpsearch pick`) with the same resources, retries and checkpoints.
@@ -125,9 +127,11 @@ def _name(trial: Any) -> str:
 def _study_storage(out: Path) -> Any:
     """Optuna's storage for the sweep's study.db: SQLite in WAL mode, committing without waiting for the
     disk (safe against a crashed process, not a lost machine): each sampled value is a commit, and the
-    driver shares the CPUs with the trials."""
+    driver shares the CPUs with the trials. Read through `DriverStudyStorage` (only the driver writes it)."""
     import optuna
     from sqlalchemy import event
+
+    from search.sweep.study_storage import DriverStudyStorage
 
     storage = optuna.storages.RDBStorage(study_url(out))
 
@@ -140,7 +144,7 @@ def _study_storage(out: Path) -> Any:
 
     storage.engine.dispose()  # reconnect with the pragmas
     _STORAGES[str(out)] = storage
-    return storage
+    return DriverStudyStorage(storage)
 
 
 _STORAGES: dict[str, Any] = {}  # the study storages this driver opened, by sweep folder: closed by `seal_study`
@@ -174,14 +178,24 @@ def _targets(cfg: Config) -> tuple[list[str], list[str]]:
     return [reported(m) for m, _ in pairs], [mode for _, mode in pairs]
 
 
+# TPE models the TPE_BEST best finished trials and the TPE_WINDOW most recent others: its cost per ask stops
+# growing with the sweep (`search.sweep.window_tpe`; quality and cost: docs/performance.md).
+TPE_WINDOW, TPE_BEST = 200, 25
+
+
 def _sampler(cfg: Config) -> Any:
-    """Seeded TPE (multi-objective when there are several objectives) or NSGA-II; both read each trial's
-    constraint, set as it is told (`search.sweep.optuna_searcher`)."""
+    """Seeded TPE (multi-objective when there are several objectives; past TPE_WINDOW + TPE_BEST finished
+    trials, single-objective TPE models a window of them) or NSGA-II; both read each trial's constraint, set
+    as it is told (`search.sweep.optuna_searcher`)."""
     import optuna
 
     if cfg.search.objectives and cfg.search.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=cfg.search.seed)
-    return optuna.samplers.TPESampler(seed=cfg.search.seed, n_startup_trials=min(10, cfg.search.trials))
+    from search.sweep.window_tpe import WindowTPESampler
+
+    return WindowTPESampler(
+        window=TPE_WINDOW, best=TPE_BEST, seed=cfg.search.seed, n_startup_trials=min(10, cfg.search.trials)
+    )
 
 
 def _searcher(cfg: Config, out: Path, sizes: list[int]) -> Any:
@@ -207,6 +221,10 @@ def _searcher(cfg: Config, out: Path, sizes: list[int]) -> Any:
 
 
 def _run_config(cfg: Config, location: tuple[str, str], callbacks: list[Any]) -> Any:
+    """One checkpoint kept per trial. Tune then snapshots the whole experiment (O(trials)) at every
+    checkpoint of every trial (so a snapshot never names a deleted checkpoint): the driver's largest cost
+    per trial in a long sweep (docs/performance.md), but a killed driver's last snapshot then names each
+    trial's latest checkpoint, and a resume reruns no finished trial (keeping 2 broke that)."""
     from ray import tune
 
     return tune.RunConfig(

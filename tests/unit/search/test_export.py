@@ -119,7 +119,7 @@ def test_the_test_scoring_records_the_verdict_of_the_paired_difference(model_sig
     y = np.repeat([0, 1], 150)
     baseline = 1 / (1 + np.exp(-(1.0 * y + rng.normal(size=len(y))))).reshape(-1, 1)  # AUROC about 0.76
     model = 1 / (1 + np.exp(-(model_signal * y + rng.normal(size=len(y)))))
-    fitted = {"logistic_regression": Baseline("logistic_regression", baseline, baseline, 10, 10)}
+    fitted = {"logistic_regression": Baseline("logistic_regression", baseline, baseline, 10, 10, {}, {}, [])}
     block = {"logistic_regression": {"validation": {"auroc": 0.8}}}
     data = SimpleNamespace(y_test=y, test_groups=None)
     versus = _vs_baseline(data, model.reshape(-1, 1), fitted, block, n_boot=200, seed=0)
@@ -147,7 +147,9 @@ def test_the_test_scoring_takes_patients_as_the_units_of_every_interval():
         return np.repeat(y, copies), np.repeat(expit(rng.normal(0, 1, n) + 1.2 * y), copies)
 
     (y_val, p_val), (y_test, p_test) = split(), split()
-    other = Baseline("logistic_regression", np.clip(p_val + 0.05, 0, 1), np.repeat(rng.random(n), copies), 10, 10)
+    other = Baseline(
+        "logistic_regression", np.clip(p_val + 0.05, 0, 1), np.repeat(rng.random(n), copies), 10, 10, {}, {}, []
+    )
     patients = np.repeat(np.arange(n), copies)
     site = np.repeat(np.array(["a", "b"] * (n // 2), dtype=object), copies)
     settings = load_config().export.model_copy(update={"n_boot": 300})
