@@ -87,23 +87,12 @@ def synthetic(rows: int, path: Path, features: int = 20, seed: int = 0) -> None:
 
 
 def sample_configs(n: int, seed: int, batch: int, wide: bool) -> list[dict]:
-    import optuna
+    """`efficiency.sample_configs` (the default space, randomly), at one batch size; `wide`: every layer `WIDE`."""
+    from efficiency import sample_configs as sampled  # benchmarks/ is on sys.path when a benchmark runs
 
-    from search.config.load import load_config
-    from search.config.space import define_by_run
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = define_by_run(load_config().space)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    configs = []
-    for _ in range(n):
-        trial = study.ask()
-        space(trial)
-        hp = {**trial.params, "batch_size": batch}
-        if wide:
-            hp = {k: v for k, v in hp.items() if not k.startswith("units_")} | WIDE
-        configs.append(hp)
-        study.tell(trial, 0.0)
+    configs = [{**hp, "batch_size": batch} for hp in sampled(n, seed)]
+    if wide:
+        configs = [{k: v for k, v in hp.items() if not k.startswith("units_")} | WIDE for hp in configs]
     return configs
 
 
