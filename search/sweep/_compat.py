@@ -2,10 +2,12 @@
 
 Contract: nothing else in `search` reaches into Ray's private names.
 `CHECKED` holds the Ray versions (major.minor) each use was read and tested
-against; `unchecked_versions()` names the installed one when it differs (a
-unit test fails loudly then, and when an internal below has moved: re-read
-it, then add the version). At run time a moved internal is not an error: the
-use is skipped and the sweep runs as without it.
+against, and the Optuna versions that `search.sweep.study_storage` and
+`search.sweep.window_tpe` (which subclass Optuna's cached storage and TPE,
+private parts included) were; `unchecked_versions()` names an installed one
+that differs (a unit test fails loudly then, and when an internal below has
+moved: re-read it, then add the version). At run time a moved Ray internal
+is not an error: the use is skipped and the sweep runs as without it.
 - `local_workers_use_this_python()`: under `uv run`, Ray (by default) copies
   the current directory into every new Ray session and starts workers
   through `uv run` there, in a fresh virtual environment: gigabytes per
@@ -45,13 +47,13 @@ __all__ = [
     "uncounted_trial_errors",
 ]
 
-CHECKED = {"ray": ("2.60",)}
+CHECKED = {"ray": ("2.60",), "optuna": ("5.0",)}
 LOCAL_SYSTEM_CONFIG = {"prestart_worker_first_driver": False}
 
 
 def unchecked_versions() -> dict[str, str]:
-    installed = ".".join(metadata.version("ray").split(".")[:2])
-    return {} if installed in CHECKED["ray"] else {"ray": installed}
+    installed = {name: ".".join(metadata.version(name).split(".")[:2]) for name in CHECKED}
+    return {name: version for name, version in installed.items() if version not in CHECKED[name]}
 
 
 def local_workers_use_this_python() -> None:

@@ -16,7 +16,8 @@ with `_CachedStorage`: the same seeded TPE samples the same configurations).
 It is wrong for a study that another process writes to while it is open;
 unpickled (Tune restores a resumed sweep's searcher from its last snapshot),
 it reads back once every trial that was unfinished when it was pickled. Relies on Optuna's private
-`_CachedStorage` and `RDBStorage._get_trials` (Optuna 5.0). Imports Optuna:
+`_CachedStorage` and `RDBStorage._get_trials` (Optuna 5.0; the version is
+fenced in `search.sweep._compat.CHECKED`). Imports Optuna:
 load it lazily (driver only).
 """
 

@@ -17,7 +17,9 @@ min(ceil(0.1 n), 25) trials, is fit on the same trials as plain TPE's; only
 the "bad" density g(x) is fit on a window (the recent trials, which TPE's
 default weights already favour). Below W + K finished trials, and in a
 multi-objective study, it is plain TPE. Its cost per ask is then bounded by
-W + K trials. Imports Optuna: load it lazily (driver only).
+W + K trials. It reads Study's private `_get_trials`, `_is_multi_objective`
+and `_study_id` (the Optuna version is fenced in `search.sweep._compat.CHECKED`).
+Imports Optuna: load it lazily (driver only).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from search.sweep import _compat
 
 def test_the_installed_ray_is_the_version_the_internals_were_checked_against():
     assert _compat.unchecked_versions() == {}, (
-        f"re-check search/sweep/_compat.py against {_compat.unchecked_versions()}, then add the version"
+        f"re-check search/sweep/_compat.py (and study_storage, window_tpe for Optuna) against "
+        f"{_compat.unchecked_versions()}, then add the version"
     )
 
 
