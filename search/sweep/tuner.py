@@ -146,11 +146,12 @@ def _study_storage(out: Path) -> Any:
         cursor.close()
 
     storage.engine.dispose()  # reconnect with the pragmas
-    _STORAGES[str(out)] = storage
-    return DriverStudyStorage(storage)
+    driver = DriverStudyStorage(storage)
+    _STORAGES[str(out)] = (driver, storage)
+    return driver
 
 
-_STORAGES: dict[str, Any] = {}  # the study storages this driver opened, by sweep folder: closed by `seal_study`
+_STORAGES: dict[str, Any] = {}  # (driver, SQLite) storages this driver opened, by sweep folder: `seal_study`
 
 
 def seal_study(out: Path) -> None:
@@ -161,9 +162,10 @@ def seal_study(out: Path) -> None:
     import gc
     import sqlite3
 
-    storage = _STORAGES.pop(str(out), None)
-    if storage is not None:
-        storage.engine.dispose()
+    opened = _STORAGES.pop(str(out), None)
+    if opened is not None:
+        opened[0].flush()
+        opened[1].engine.dispose()
     gc.collect()  # the connections of studies loaded and dropped since (the report's) close with them
     path = out / STUDY_FILE
     if not path.is_file():
