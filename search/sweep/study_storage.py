@@ -16,7 +16,8 @@ this process wrote to since the last read (their state, values, params or
 attributes) and those newer than any it has read (no query when there are
 none), and serves `get_trial` from memory (`_CachedStorage` reads an
 unfinished trial from SQLite: twice per tell, once per ask), and caches a
-trial it finishes as it writes it (completion time from its own clock): the study it returns is
+trial it finishes and the attributes it sets as it writes them (completion
+time from its own clock): the study it returns is
 the same, and `study.db` holds every write as before (tested side by side
 with `_CachedStorage`: the same seeded TPE samples the same configurations).
 It is wrong for a study that another process writes to while it is open;
@@ -131,12 +132,22 @@ class DriverStudyStorage(_CachedStorage):
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         self.flush()
         self._backend.set_trial_user_attr(trial_id, key=key, value=value)
-        self._changed_here(trial_id)
+        self._cache_attr(trial_id, "_user_attrs", key, value)
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Written at once, and set on the cached trial (TPE's constant liar sets one at every ask)."""
         self.flush()
         self._backend.set_trial_system_attr(trial_id, key=key, value=value)
-        self._changed_here(trial_id)
+        self._cache_attr(trial_id, "_system_attrs", key, value)
+
+    def _cache_attr(self, trial_id: int, attrs: str, key: str, value: Any) -> None:
+        """Set `key` in the cached trial's `attrs` (read back instead when it is not cached as it is)."""
+        with self._lock:
+            where = self._trial_id_to_study_id_and_number.get(trial_id)
+            if where is not None and trial_id not in self._changed:
+                getattr(self._studies[where[0]].trials[where[1]], attrs)[key] = copy.deepcopy(value)
+                return
+            self._changed.add(trial_id)
 
     def get_all_trials(
         self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
