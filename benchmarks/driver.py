@@ -36,6 +36,12 @@ Prints and (`--json`) writes:
 - `trials` (configurations asked), `unique_trials` (distinct trial ids in the
   final leaderboard: every configuration exactly once when both equal the
   leaderboard's rows).
+Also printed (not in `--json`): `machine_cpu_s_per_trial`, the CPU seconds
+the whole machine spent (`/proc/stat`: every process, Ray's workers, raylet
+and GCS included) over the same span, per configuration, and
+`others_cpu_s_per_trial`, that minus the driver's: on a quiet machine, what
+a trial costs outside the driver (the two together bound the trials per
+second this machine can run at all: its cores over their sum).
 Also printed: the leaderboard's rows and statuses, the most trials running at
 once and the worker processes that ran them (Ray must start one per slot).
 `--profile FILE` saves a cProfile of the driver's main thread during `fit`
@@ -47,6 +53,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import resource
 import statistics
 import sys
@@ -175,7 +182,7 @@ def drive(cfg: Any, trial: Callable[..., None], profile: Path | None) -> tuple[A
     out = cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
     data = cfg.load_data()
-    cpu0 = _cpu_seconds()
+    cpu0, machine0 = _cpu_seconds(), _machine_cpu_seconds()
     sizes = sweep_pack_sizes(cfg, data)
     live = LiveLeaderboard(out, cfg.train.max_epochs, cfg.search.trials, cfg.search.ranking, sizes)
     tuner = make_tuner(cfg, data, out, [live], (str(out), "tune"), trial)
@@ -192,12 +199,19 @@ def drive(cfg: Any, trial: Callable[..., None], profile: Path | None) -> tuple[A
     board = build_leaderboard(rows, cfg.search.ranking)
     write_leaderboard(board, out / LEADERBOARD_FILE)
     seal_study(out)
-    return (results, board), _cpu_seconds() - cpu0
+    return (results, board), (_cpu_seconds() - cpu0, _machine_cpu_seconds() - machine0)
 
 
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _machine_cpu_seconds() -> float:
+    """CPU seconds every process of the machine has spent (`/proc/stat`: all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -211,7 +225,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         times = SearcherTimes()
         times.install()
         try:
-            (results, board), cpu = drive(cfg, standin_trial(args.trial_seconds), args.profile)
+            (results, board), (cpu, machine) = drive(cfg, standin_trial(args.trial_seconds), args.profile)
         finally:
             times.remove()
             stopping = release_ray(started)
@@ -223,6 +237,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "trials_per_s": round(per_s, 2),
         "busy_share": round(busy, 3),
         "driver_cpu_s_per_trial": round(cpu / max(1, len(board)), 4),
+        "machine_cpu_s_per_trial": round(machine / max(1, len(board)), 4),
+        "others_cpu_s_per_trial": round((machine - cpu) / max(1, len(board)), 4),
         "ask_ms": medians(times.ask),
         "tell_ms": medians(times.tell),
         "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -249,7 +265,8 @@ def main() -> None:
     args = parser.parse_args()
     numbers = measure(args)
     keys = ("trials_per_s", "busy_share", "driver_cpu_s_per_trial", "ask_ms", "tell_ms", "driver_peak_rss_mb")
-    for key in (*keys, "trials", "unique_trials", "leaderboard_rows", "peak_running", "trial_processes", "statuses"):
+    extra = ("machine_cpu_s_per_trial", "others_cpu_s_per_trial", "leaderboard_rows", "peak_running")
+    for key in (*keys, "trials", "unique_trials", *extra, "trial_processes", "statuses"):
         print(f"{key:24s} {numbers[key]}")
     if args.json is not None:
         wanted = (*keys, "trials", "unique_trials")

@@ -29,11 +29,26 @@ is not an error: the use is skipped and the sweep runs as without it.
   `temporary_state.num_restore_failures`) as they were: Tune's
   `should_recover()` then sees the trial's own failures only. Tune offers no
   public hook before it decides (`Callback.on_trial_recover` comes after).
+- `budgeted_experiment_snapshots(budget)`: wraps Tune's
+  `_ExperimentCheckpointManager.sync_up_experiment_state` (reading its
+  `_should_force_sync_up`, `_last_save_time`, `_checkpoint_period`) and
+  replaces `ray.train._internal.checkpoint_manager._delete_fs_path` (how a
+  trial's checkpoint manager deletes a replaced checkpoint) so that
+  `search.sweep.snapshots.SnapshotBudget` decides when to snapshot and when a
+  replaced checkpoint goes. A snapshot it allows is taken as Tune's forced one
+  (the previous one's upload waited for).
+- `vectorised_log_ndtr()`: Optuna's TPE computes log Phi(x) (the normal
+  log-CDF) one number at a time (`_truncnorm._log_ndtr`: `np.frompyfunc` over
+  a 1,000-entry cache; its file is SciPy's code). `scipy.special.log_ndtr` is
+  the same function, vectorised: largest absolute difference 3.4e-13 on
+  [-40, 40], 20x faster, TPE's largest cost per ask.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -41,11 +56,16 @@ from typing import Any
 __all__ = [
     "CHECKED",
     "LOCAL_SYSTEM_CONFIG",
+    "budgeted_experiment_snapshots",
+    "delete_checkpoint",
     "local_workers_use_this_python",
     "optuna_trial",
     "unchecked_versions",
     "uncounted_trial_errors",
+    "vectorised_log_ndtr",
 ]
+
+logger = logging.getLogger(__name__)
 
 CHECKED = {"ray": ("2.60",), "optuna": ("5.0",)}
 LOCAL_SYSTEM_CONFIG = {"prestart_worker_first_driver": False}
@@ -105,4 +125,76 @@ def uncounted_trial_errors(forgiven: Callable[[BaseException], bool], note: str)
 
     Trial.handle_error = handle  # type: ignore[method-assign]
     _FORGIVING["wrapped"] = handle
+    return True
+
+
+_SNAPSHOTS: dict[str, Any] = {}  # the budget in force, and Tune's originals (budgeted_experiment_snapshots)
+
+
+def budgeted_experiment_snapshots(budget: Any) -> bool:
+    """Tune's experiment snapshots and checkpoint deletions go through `budget` (a
+    `search.sweep.snapshots.SnapshotBudget`) from now on; idempotent (the last budget wins). False when
+    the internals moved (nothing is changed then)."""
+    try:
+        from ray.train._internal import checkpoint_manager
+        from ray.tune.execution.experiment_state import _ExperimentCheckpointManager as Manager
+    except ImportError:
+        return False
+    sync_up = getattr(Manager, "sync_up_experiment_state", None)
+    delete = getattr(checkpoint_manager, "_delete_fs_path", None)
+    if sync_up is None or delete is None:
+        return False
+    _SNAPSHOTS["budget"] = budget
+    if _SNAPSHOTS.get("wrapped") is sync_up:
+        return True
+    _SNAPSHOTS.update(sync_up=sync_up, delete=delete)
+
+    def snapshot(self: Any, save_fn: Any, force: bool = False, wait: bool = False) -> None:
+        plan = _SNAPSHOTS["budget"]
+        try:
+            requested = bool(self._should_force_sync_up)
+            period_due = time.monotonic() - self._last_save_time >= self._checkpoint_period
+        except AttributeError:  # moved: Tune's own rule
+            return sync_up(self, save_fn, force=force, wait=wait)
+        if not plan.due(force=force, requested=requested, period_due=period_due):
+            return None
+        plan.begin()
+        self._should_force_sync_up = False  # (taken as forced below; Tune warns of frequent requested ones)
+        started = time.monotonic()
+        try:
+            sync_up(self, save_fn, force=True, wait=wait)
+        except BaseException:
+            plan.failed()
+            raise
+        for filesystem, path in plan.end(time.monotonic() - started, written=wait):
+            delete_checkpoint(filesystem, path)
+        return None
+
+    def deferred(fs: Any, fs_path: str) -> None:
+        _SNAPSHOTS["budget"].replace(fs, fs_path)
+
+    Manager.sync_up_experiment_state = snapshot  # type: ignore[method-assign]
+    checkpoint_manager._delete_fs_path = deferred
+    _SNAPSHOTS["wrapped"] = snapshot
+    return True
+
+
+def delete_checkpoint(filesystem: Any, path: str) -> None:
+    """Delete a replaced checkpoint as Tune would have (a failure is logged, not raised)."""
+    try:
+        _SNAPSHOTS["delete"](fs=filesystem, fs_path=path)
+    except Exception as exc:  # a checkpoint left on disk: never in the way of the sweep
+        logger.warning("a replaced checkpoint was not deleted: %s: %s", path, exc)
+
+
+def vectorised_log_ndtr() -> bool:
+    """Optuna's TPE computes the normal log-CDF with SciPy's vectorised `log_ndtr`; False when moved."""
+    try:
+        import scipy.special
+        from optuna.samplers._tpe import _truncnorm
+    except ImportError:
+        return False
+    if not callable(getattr(_truncnorm, "_log_ndtr", None)):
+        return False
+    _truncnorm._log_ndtr = scipy.special.log_ndtr
     return True

@@ -18,7 +18,9 @@ saves its state; the watch records it (`Watch.interrupted`), and on leaving
   `<out>/leaderboard.csv` atomically as trials finish: at once after a quiet
   spell, else at most once a second (a rewrite costs O(trials): at every
   trial, O(trials^2) for a sweep), and always when the experiment ends or is
-  interrupted. Its rows are part of Tune's saved state
+  interrupted; once a rewrite costs more than 1/19 s, at most every 19
+  times its cost (a twentieth of the driver's time). Its rows are part of
+  Tune's saved state
   (`get_state`/`set_state`), so a restored sweep keeps the trials that
   finished before the interruption.
 Imports Ray: load it lazily (driver only).
@@ -148,6 +150,7 @@ class LiveLeaderboard(TrialCounter):
         self.out, self.metric, self.max_epochs, self.ranking = Path(out), ranking.metric, max_epochs, ranking
         self.rows: dict[str, dict[str, Any]] = {}
         self.written_at = 0.0  # monotonic time of the last rewrite
+        self.every = 1.0  # seconds between rewrites: 1, or 19 x the last one's cost (a twentieth of the time)
         self.unwritten = False
 
     def get_state(self) -> dict[str, Any]:
@@ -169,12 +172,17 @@ class LiveLeaderboard(TrialCounter):
                 self.best = float(value)
         self.done = len(self.rows)
         self.unwritten = True
-        if time.monotonic() - self.written_at >= 1.0 or self.done >= self.total:
+        if time.monotonic() - self.written_at >= self.every or self.done >= self.total:
             self._write()
 
     def _write(self) -> None:
+        started = time.monotonic()
         write_leaderboard(build_leaderboard(list(self.rows.values()), self.ranking), self.out / LEADERBOARD_FILE)
         self.written_at, self.unwritten = time.monotonic(), False
+        self.every = max(1.0, 19 * (self.written_at - started))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"every": 1.0, **state})  # (pickled by a version without `every`)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         if self.unwritten:

@@ -16,7 +16,8 @@ configuration's final score only), early stopping per configuration by the
 sweep's referee (`search.sweep.early_stopping`, named in the trial settings;
 Tune's own scheduler is FIFO), `search.max_failures` retries (a lost node's
 trials are retried without counting: `search.sweep.node_loss`), reused trial
-actors, 1 checkpoint kept per trial (see `_run_config`). `restore_tuner(cfg, data,
+actors, 1 checkpoint kept per trial, experiment snapshots within a budget
+(`search.sweep.snapshots`). `restore_tuner(cfg, data,
 experiment, trial)` continues a saved experiment (errored trials retried);
 `check_restorable(out, experiment)` refuses first when Tune never saved one. `grid_tuner(...)` runs a plain grid
 (`hpsearch pick`) with the same resources, retries and checkpoints.
@@ -93,8 +94,10 @@ def _trainable(cfg: Config, fn: Callable[..., None], **parameters: Any) -> Any:
     from ray import tune
 
     from search.sweep.node_loss import forgive_node_losses
+    from search.sweep.snapshots import budget_snapshots
 
     forgive_node_losses()
+    budget_snapshots()
 
     resources = {"cpu": cfg.train.cpus_per_trial}
     if cfg.train.gpus_per_trial:
@@ -143,11 +146,12 @@ def _study_storage(out: Path) -> Any:
         cursor.close()
 
     storage.engine.dispose()  # reconnect with the pragmas
-    _STORAGES[str(out)] = storage
-    return DriverStudyStorage(storage)
+    driver = DriverStudyStorage(storage)
+    _STORAGES[str(out)] = (driver, storage)
+    return driver
 
 
-_STORAGES: dict[str, Any] = {}  # the study storages this driver opened, by sweep folder: closed by `seal_study`
+_STORAGES: dict[str, Any] = {}  # (driver, SQLite) storages this driver opened, by sweep folder: `seal_study`
 
 
 def seal_study(out: Path) -> None:
@@ -158,9 +162,10 @@ def seal_study(out: Path) -> None:
     import gc
     import sqlite3
 
-    storage = _STORAGES.pop(str(out), None)
-    if storage is not None:
-        storage.engine.dispose()
+    opened = _STORAGES.pop(str(out), None)
+    if opened is not None:
+        opened[0].flush()
+        opened[1].engine.dispose()
     gc.collect()  # the connections of studies loaded and dropped since (the report's) close with them
     path = out / STUDY_FILE
     if not path.is_file():
@@ -189,6 +194,9 @@ def _sampler(cfg: Config) -> Any:
     as it is told (`search.sweep.optuna_searcher`)."""
     import optuna
 
+    from search.sweep._compat import vectorised_log_ndtr
+
+    vectorised_log_ndtr()
     if cfg.search.objectives and cfg.search.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=cfg.search.seed)
     from search.sweep.window_tpe import WindowTPESampler
@@ -221,10 +229,10 @@ def _searcher(cfg: Config, out: Path, sizes: list[int]) -> Any:
 
 
 def _run_config(cfg: Config, location: tuple[str, str], callbacks: list[Any]) -> Any:
-    """One checkpoint kept per trial. Tune then snapshots the whole experiment (O(trials)) at every
-    checkpoint of every trial (so a snapshot never names a deleted checkpoint): the driver's largest cost
-    per trial in a long sweep (docs/performance.md), but a killed driver's last snapshot then names each
-    trial's latest checkpoint, and a resume reruns no finished trial (keeping 2 broke that)."""
+    """One checkpoint kept per trial. Tune then asks for a snapshot of the whole experiment (O(trials)) at
+    every checkpoint of every trial; `search.sweep.snapshots` takes them while they cost at most a
+    twentieth of the time, and deletes a replaced checkpoint only once a written snapshot no longer names
+    it."""
     from ray import tune
 
     return tune.RunConfig(

@@ -46,3 +46,15 @@ def test_the_optuna_trial_of_a_tune_trial_is_found():
     config = searcher.suggest("t1")
     assert config is not None and _compat.optuna_trial(searcher, "t1") is not None
     assert _compat.optuna_trial(searcher, "nope") is None
+
+
+def test_tpe_computes_the_normal_log_cdf_as_before_with_scipy():
+    import numpy as np
+    import scipy.special
+    from optuna.samplers._tpe import _truncnorm
+
+    assert _compat.vectorised_log_ndtr()
+    assert _truncnorm._log_ndtr is scipy.special.log_ndtr
+    x = np.concatenate([np.linspace(-40.0, 40.0, 8001), [-1e3, -20.0, 6.0, 1e3]])
+    optunas_own = np.frompyfunc(_truncnorm._log_ndtr_single, 1, 1)(x).astype(float)  # what it computed before
+    assert np.max(np.abs(_truncnorm._log_ndtr(x) - optunas_own)) < 1e-12

@@ -66,8 +66,10 @@ def test_the_same_sweep_as_optunas_cached_storage_for_a_fraction_of_the_rows_rea
     ours, theirs = RDBStorage(f"sqlite:///{tmp_path / 'ours.db'}"), RDBStorage(f"sqlite:///{tmp_path / 'theirs.db'}")
     rows_ours, rows_theirs = RowsRead(ours), RowsRead(theirs)
 
-    sampled_ours = _sweep(DriverStudyStorage(ours), 40)
+    driver = DriverStudyStorage(ours)
+    sampled_ours = _sweep(driver, 40)
     sampled_theirs = _sweep(_CachedStorage(theirs), 40)
+    driver.flush()  # (the running trials' sampled values wait for the next write)
 
     assert sampled_ours == sampled_theirs  # TPE saw the same trials at every ask
     stored = _stored(tmp_path / "ours.db")
@@ -105,4 +107,24 @@ def test_unpickled_it_reads_back_the_trials_unfinished_when_it_was_pickled(tmp_p
 
     restored = optuna.load_study(study_name="s", storage=pickle.loads(snapshot))
 
-    assert [(t.number, t.value) for t in restored.get_trials(states=(optuna.trial.TrialState.COMPLETE,))] == [(0, 0.5)]
+    complete = restored.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert [(t.number, t.value) for t in complete] == [(0, 0.5)]
+    assert "x" in complete[0].params  # pickling wrote the value sampled for it
+
+
+def test_unpickled_it_reads_the_trials_created_after_it_was_pickled(tmp_path):
+    # The last snapshot was taken with nothing running; the old driver then asked and told another trial.
+    import pickle
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=DriverStudyStorage(RDBStorage(url)), study_name="s")
+    study.tell(study.ask(), 1.0)
+    study.get_trials(deepcopy=False)
+    snapshot = pickle.dumps(study._storage)
+    old = optuna.load_study(study_name="s", storage=url)
+    old.tell(old.ask(), 0.5)
+
+    restored = optuna.load_study(study_name="s", storage=pickle.loads(snapshot))
+
+    assert [(t.number, t.value) for t in restored.get_trials()] == [(0, 1.0), (1, 0.5)]
+    assert restored._storage.get_trial(restored.trials[1]._trial_id).value == 0.5
