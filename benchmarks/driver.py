@@ -41,7 +41,9 @@ the whole machine spent (`/proc/stat`: every process, Ray's workers, raylet
 and GCS included) over the same span, per configuration, and
 `others_cpu_s_per_trial`, that minus the driver's: on a quiet machine, what
 a trial costs outside the driver (the two together bound the trials per
-second this machine can run at all: its cores over their sum).
+second this machine can run at all: its cores over their sum); and
+`snapshots`, Tune's experiment snapshots taken and the seconds they took
+(`search.sweep.snapshots`).
 Also printed: the leaderboard's rows and statuses, the most trials running at
 once and the worker processes that ran them (Ray must start one per slot).
 `--profile FILE` saves a cProfile of the driver's main thread during `fit`
@@ -218,6 +220,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from standin import standin_trial
 
     from search.sweep.cluster import init_ray, release_ray
+    from search.sweep.snapshots import current_budget
 
     with tempfile.TemporaryDirectory(prefix="hpsearch-driver-bench-") as folder:
         cfg = config(args, Path(folder))
@@ -231,6 +234,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             stopping = release_ray(started)
         per_s, busy = sustained(results, args.slots)
         running, actors = concurrency_seen(results)
+        budget = current_budget()
         if stopping is not None:
             stopping.join()
     return {
@@ -248,6 +252,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "peak_running": running,
         "trial_processes": actors,
         "statuses": {str(k): int(v) for k, v in board["status"].value_counts().items()},
+        "snapshots": None
+        if budget is None
+        else f"{budget.snapshots} taking {budget.spent:.1f} s, the last {budget.last_s:.2f} s",
     }
 
 
@@ -266,7 +273,7 @@ def main() -> None:
     numbers = measure(args)
     keys = ("trials_per_s", "busy_share", "driver_cpu_s_per_trial", "ask_ms", "tell_ms", "driver_peak_rss_mb")
     extra = ("machine_cpu_s_per_trial", "others_cpu_s_per_trial", "leaderboard_rows", "peak_running")
-    for key in (*keys, "trials", "unique_trials", *extra, "trial_processes", "statuses"):
+    for key in (*keys, "trials", "unique_trials", *extra, "trial_processes", "statuses", "snapshots"):
         print(f"{key:24s} {numbers[key]}")
     if args.json is not None:
         wanted = (*keys, "trials", "unique_trials")

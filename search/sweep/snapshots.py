@@ -54,6 +54,7 @@ class SnapshotBudget:
         self.started: float | None = None
         self.spent = 0.0  # seconds spent snapshotting
         self.snapshots = 0
+        self.last_s = 0.0  # seconds the last snapshot took
         self.replacements = 0  # checkpoints Tune deleted (each deleted here later)
         self.replaced: list[tuple[Any, str]] = []  # (filesystem, path) Tune deleted since the last snapshot began
         self.taken: list[tuple[Any, str]] = []  # deleted before the snapshot being taken began
@@ -82,6 +83,7 @@ class SnapshotBudget:
         either way) after `seconds`: the checkpoints no written snapshot names, to delete now."""
         self.spent += seconds
         self.snapshots += 1
+        self.last_s = seconds
         safe = self.unwritten + (self.taken if written else [])
         self.unwritten, self.taken = ([] if written else self.taken), []
         return safe
