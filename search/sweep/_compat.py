@@ -37,6 +37,11 @@ is not an error: the use is skipped and the sweep runs as without it.
   `search.sweep.snapshots.SnapshotBudget` decides when to snapshot and when a
   replaced checkpoint goes. A snapshot it allows is taken as Tune's forced one
   (the previous one's upload waited for).
+- `cached_trainable_lookups()`: Tune looks its trainable up in Ray's
+  key-value store (`ray.tune.registry._Registry.get`/`contains`, a GCS
+  round trip and an unpickling each) ~9 times per trial; it is looked up
+  once per registration instead (a `register` or `unregister` of the key
+  forgets it; every Tuner registers its trainable).
 - `vectorised_log_ndtr()`: Optuna's TPE computes log Phi(x) (the normal
   log-CDF) one number at a time (`_truncnorm._log_ndtr`: `np.frompyfunc` over
   a 1,000-entry cache; its file is SciPy's code). `scipy.special.log_ndtr` is
@@ -57,6 +62,7 @@ __all__ = [
     "CHECKED",
     "LOCAL_SYSTEM_CONFIG",
     "budgeted_experiment_snapshots",
+    "cached_trainable_lookups",
     "delete_checkpoint",
     "local_workers_use_this_python",
     "optuna_trial",
@@ -197,4 +203,46 @@ def vectorised_log_ndtr() -> bool:
     if not callable(getattr(_truncnorm, "_log_ndtr", None)):
         return False
     _truncnorm._log_ndtr = scipy.special.log_ndtr
+    return True
+
+
+def cached_trainable_lookups() -> bool:
+    """Tune's trainable lookups in this process are served from memory after the first (see the module);
+    idempotent. False when the registry moved (nothing is changed then)."""
+    try:
+        from ray.tune import registry
+    except ImportError:
+        return False
+    cls, kind = getattr(registry, "_Registry", None), getattr(registry, "TRAINABLE_CLASS", None)
+    names = ("get", "contains", "register", "unregister")
+    if cls is None or kind is None or not all(callable(getattr(cls, name, None)) for name in names):
+        return False
+    if getattr(cls, "_hpsearch_cached", False):
+        return True
+    get, contains, register, unregister = (getattr(cls, name) for name in names)
+
+    def found(registry_: Any) -> dict[tuple[str, str], Any]:
+        return registry_.__dict__.setdefault("_hpsearch_found", {})
+
+    def cached_get(self: Any, category: str, key: str) -> Any:
+        if category != kind:
+            return get(self, category, key)
+        known = found(self)
+        if (category, key) not in known:
+            known[(category, key)] = get(self, category, key)
+        return known[(category, key)]
+
+    def cached_contains(self: Any, category: str, key: str) -> bool:
+        return (category, key) in found(self) or bool(contains(self, category, key))
+
+    def forgetting(method: Callable[..., Any]) -> Callable[..., Any]:
+        def forget(self: Any, category: str, key: str, *args: Any, **kwargs: Any) -> Any:
+            found(self).pop((category, key), None)
+            return method(self, category, key, *args, **kwargs)
+
+        return forget
+
+    cls.get, cls.contains = cached_get, cached_contains
+    cls.register, cls.unregister = forgetting(register), forgetting(unregister)
+    cls._hpsearch_cached = True
     return True

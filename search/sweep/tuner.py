@@ -93,11 +93,13 @@ def _trainable(cfg: Config, fn: Callable[..., None], **parameters: Any) -> Any:
     costs its trials no retry (`search.sweep.node_loss`)."""
     from ray import tune
 
+    from search.sweep._compat import cached_trainable_lookups
     from search.sweep.node_loss import forgive_node_losses
     from search.sweep.snapshots import budget_snapshots
 
     forgive_node_losses()
     budget_snapshots()
+    cached_trainable_lookups()
 
     resources = {"cpu": cfg.train.cpus_per_trial}
     if cfg.train.gpus_per_trial:

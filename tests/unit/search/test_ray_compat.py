@@ -58,3 +58,18 @@ def test_tpe_computes_the_normal_log_cdf_as_before_with_scipy():
     x = np.concatenate([np.linspace(-40.0, 40.0, 8001), [-1e3, -20.0, 6.0, 1e3]])
     optunas_own = np.frompyfunc(_truncnorm._log_ndtr_single, 1, 1)(x).astype(float)  # what it computed before
     assert np.max(np.abs(_truncnorm._log_ndtr(x) - optunas_own)) < 1e-12
+
+
+def test_tunes_trainable_is_looked_up_once_per_registration():
+    from ray.tune import registry
+
+    assert _compat.cached_trainable_lookups()
+    names = registry._Registry(prefix="hpsearch-test")  # (no Ray: the values stay in the process)
+    names.register(registry.TRAINABLE_CLASS, "t", {"version": 1})
+    first = names.get(registry.TRAINABLE_CLASS, "t")
+    assert first == {"version": 1} and names.get(registry.TRAINABLE_CLASS, "t") is first  # from memory
+    assert names.contains(registry.TRAINABLE_CLASS, "t")
+    names.register(registry.TRAINABLE_CLASS, "t", {"version": 2})  # a new Tuner registers its own
+    assert names.get(registry.TRAINABLE_CLASS, "t") == {"version": 2}
+    names.unregister(registry.TRAINABLE_CLASS, "t")
+    assert not names.contains(registry.TRAINABLE_CLASS, "t")
