@@ -22,9 +22,10 @@ budget each time) makes Tune's snapshots of this process:
   written to the sweep's folder: until then the folder's snapshot may name it.
 So a small sweep (snapshots well under a second in all) still snapshots at
 every checkpoint: a killed driver's resume reruns no finished trial. In a
-large sweep a killed driver's last snapshot may be up to a few snapshot
-periods old: its resume continues the trials that checkpointed or finished
-after it from the checkpoint it names (never lost, trained again from there),
+large sweep a killed driver's last snapshot may be up to ~20 times a
+snapshot's cost old (~35 s at 2,000 trials, `benchmarks/driver.py`): its
+resume continues the trials that checkpointed or finished after it from the
+checkpoint it names (never lost, trained again from there),
 and a trial started after it is asked again. The checkpoints replaced since
 the last written snapshot stay on disk when the driver is killed.
 The private parts of Tune this needs are reached through `search.sweep._compat`.
