@@ -102,10 +102,11 @@ def study_bests(out: Path, name: str, cuts: tuple[int, int]) -> dict[str, Any]:
     return {"best_225": bests[0], "best_n": bests[1], "asked": len(trials), "states": states}
 
 
-def run_sweep(sampler: str, seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+def one_sweep(sampler: str, seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     import pandas as pd
 
     import search.api as hp
+    from search.records.paths import TIMINGS_FILE
     from search.sweep.tuner import TPE_BEST, TPE_WINDOW
 
     name = f"{sampler}-seed{seed}"
@@ -132,7 +133,7 @@ def run_sweep(sampler: str, seed: int, args: argparse.Namespace, folder: Path) -
     cuts = (min(TPE_WINDOW + TPE_BEST, args.trials), args.trials)
     result = study_bests(sweep.folder, name, cuts)
     board = sweep.leaderboard
-    timings = json.loads((sweep.folder / "timings.json").read_text())
+    timings = json.loads((sweep.folder / TIMINGS_FILE).read_text())
     values = pd.to_numeric(board["val_loss"], errors="coerce").dropna()
     result.update(
         sampler_class=sorted(set(used)),
@@ -227,7 +228,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hpsearch-quality-") as tmp:
         for i, seed in enumerate(seeds):
             for sampler in samplers if i % 2 == 0 else samplers[::-1]:
-                r = run_sweep(sampler, seed, args, Path(tmp))
+                r = one_sweep(sampler, seed, args, Path(tmp))
                 runs[sampler][seed] = r
                 print(
                     f"{sampler} seed {seed}: best@{cut} {_fmt(r['best_225'])} best@{args.trials} {_fmt(r['best_n'])} "

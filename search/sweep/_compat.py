@@ -63,7 +63,6 @@ __all__ = [
     "LOCAL_SYSTEM_CONFIG",
     "budgeted_experiment_snapshots",
     "cached_trainable_lookups",
-    "delete_checkpoint",
     "local_workers_use_this_python",
     "optuna_trial",
     "unchecked_versions",
@@ -173,7 +172,7 @@ def budgeted_experiment_snapshots(budget: Any) -> bool:
             plan.failed()
             raise
         for filesystem, path in plan.end(time.monotonic() - started, written=wait):
-            delete_checkpoint(filesystem, path)
+            _delete_checkpoint(filesystem, path)
         return None
 
     def deferred(fs: Any, fs_path: str) -> None:
@@ -185,7 +184,7 @@ def budgeted_experiment_snapshots(budget: Any) -> bool:
     return True
 
 
-def delete_checkpoint(filesystem: Any, path: str) -> None:
+def _delete_checkpoint(filesystem: Any, path: str) -> None:
     """Delete a replaced checkpoint as Tune would have (a failure is logged, not raised)."""
     try:
         _SNAPSHOTS["delete"](fs=filesystem, fs_path=path)

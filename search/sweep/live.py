@@ -143,6 +143,8 @@ class TrialCounter(Callback):
 
 
 class LiveLeaderboard(TrialCounter):
+    every = 1.0  # (for one pickled by a version without it)
+
     def __init__(
         self, out: Path, max_epochs: int, total: int, ranking: Ranking, packs: list[int] | None = None
     ) -> None:
@@ -180,9 +182,6 @@ class LiveLeaderboard(TrialCounter):
         write_leaderboard(build_leaderboard(list(self.rows.values()), self.ranking), self.out / LEADERBOARD_FILE)
         self.written_at, self.unwritten = time.monotonic(), False
         self.every = max(1.0, 19 * (self.written_at - started))
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"every": 1.0, **state})  # (pickled by a version without `every`)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         if self.unwritten:

@@ -80,6 +80,14 @@ class DriverStudyStorage(_CachedStorage):
         with self._lock:
             self._changed.add(trial_id)
 
+    def _cached(self, trial_id: int) -> tuple[Any, FrozenTrial] | None:
+        """(the study's cache, the cached trial) of `trial_id`, or None; call under the lock."""
+        where = self._trial_id_to_study_id_and_number.get(trial_id)
+        if where is None:
+            return None
+        study = self._studies[where[0]]
+        return study, study.trials[where[1]]
+
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         self.flush()
         return super().create_new_trial(study_id, template_trial)
@@ -95,13 +103,10 @@ class DriverStudyStorage(_CachedStorage):
         """A cached RUNNING trial just finished: cached as study.db now holds it (its completion time
         read from the clock here, not from study.db), not read back. False when it must be read back."""
         with self._lock:
-            where = self._trial_id_to_study_id_and_number.get(trial_id)
-            if where is None or trial_id in self._changed:
+            cached = None if trial_id in self._changed else self._cached(trial_id)
+            if cached is None or cached[1].state != TrialState.RUNNING:
                 return False
-            study = self._studies[where[0]]
-            trial = study.trials[where[1]]
-            if trial.state != TrialState.RUNNING:
-                return False
+            study, trial = cached
             trial.state, trial.values, trial.datetime_complete = state, values, datetime.datetime.now()
             study.unfinished_trial_ids.discard(trial_id)
             study.last_finished_trial_id = max(study.last_finished_trial_id, trial_id)
@@ -143,11 +148,11 @@ class DriverStudyStorage(_CachedStorage):
     def _cache_attr(self, trial_id: int, attrs: str, key: str, value: Any) -> None:
         """Set `key` in the cached trial's `attrs` (read back instead when it is not cached as it is)."""
         with self._lock:
-            where = self._trial_id_to_study_id_and_number.get(trial_id)
-            if where is not None and trial_id not in self._changed:
-                getattr(self._studies[where[0]].trials[where[1]], attrs)[key] = copy.deepcopy(value)
-                return
-            self._changed.add(trial_id)
+            cached = None if trial_id in self._changed else self._cached(trial_id)
+            if cached is None:
+                self._changed.add(trial_id)
+            else:
+                getattr(cached[1], attrs)[key] = copy.deepcopy(value)
 
     def get_all_trials(
         self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
